@@ -1,0 +1,308 @@
+/**
+ * CLI scaffolding: commands are plain data (`defineCommand`), and `runCli` turns an argument
+ * list into an exit status. Nothing here touches `process`: the caller passes the arguments, the
+ * output streams, the environment and the working directory, so commands are tested as
+ * functions and only the outermost `main` of a bin file reads `process.argv`.
+ *
+ * Parsing follows python-fire, which FEDn's example entry points use, so `fedn.yaml` commands
+ * written for Python work unchanged: options may come before or after the positionals
+ * (`train --data_path=/d in out`, the shape FEDn builds from a command with flags), and an
+ * option declared as `data_path` is also accepted as `--data-path` and `--dataPath`.
+ */
+import yargs from "yargs";
+import { FednTfjsError, isFednTfjsError, UsageError } from "../errors.js";
+
+export type OptionType = "string" | "number" | "boolean";
+
+export interface OptionSpec {
+  readonly type: OptionType;
+  readonly describe: string;
+  /** Shown in `--help`. Leave unset when "not given" must be told apart from the default. */
+  readonly default?: string | number | boolean;
+  /** Shown in `--help` instead of the default, for defaults decided at run time. */
+  readonly defaultDescription?: string;
+  readonly choices?: readonly string[];
+  readonly alias?: string;
+}
+
+export interface PositionalSpec {
+  readonly name: string;
+  readonly describe: string;
+  /** A positional with a default is optional; one without is required. */
+  readonly default?: string;
+}
+
+type ValueOf<T extends OptionType> = T extends "string"
+  ? string
+  : T extends "number"
+    ? number
+    : boolean;
+
+/** The parsed arguments of a command, typed from its specs. */
+export type ArgsOf<P extends readonly PositionalSpec[], O extends Record<string, OptionSpec>> = {
+  [K in keyof O]: O[K] extends { default: unknown }
+    ? ValueOf<O[K]["type"]>
+    : ValueOf<O[K]["type"]> | undefined;
+} & { [K in P[number]["name"]]: string };
+
+/** What a command may touch of the outside world. */
+export interface CliContext {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown; readonly isTTY?: boolean | undefined };
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+export interface Command<
+  P extends readonly PositionalSpec[] = readonly PositionalSpec[],
+  O extends Record<string, OptionSpec> = Record<string, OptionSpec>,
+> {
+  /** One word, or a group and a word (`"package create"`). */
+  readonly name: string;
+  readonly describe: string;
+  readonly positionals: P;
+  readonly options: O;
+  /** Extra lines for `--help`, e.g. examples. */
+  readonly epilog?: string;
+  /** Returns the exit status (0 when nothing is returned). Throws `FednTfjsError`s for failures. */
+  run(args: ArgsOf<P, O>, ctx: CliContext): Promise<number | undefined>;
+}
+
+/** A command whose argument types are erased, so commands of different shapes share a list. */
+export interface AnyCommand {
+  readonly name: string;
+  readonly describe: string;
+  readonly positionals: readonly PositionalSpec[];
+  readonly options: Record<string, OptionSpec>;
+  readonly epilog?: string;
+  run(args: Record<string, unknown>, ctx: CliContext): Promise<number | undefined>;
+}
+
+/** Declares a command; the identity function, there for the types. */
+export function defineCommand<
+  const P extends readonly PositionalSpec[],
+  const O extends Record<string, OptionSpec>,
+>(command: Command<P, O>): AnyCommand {
+  return command as unknown as AnyCommand;
+}
+
+export interface Program {
+  /** The name users type (`fedn-tfjs`, `node dist/entrypoint.js`). */
+  readonly name: string;
+  readonly version: string;
+  readonly describe: string;
+  readonly commands: readonly AnyCommand[];
+}
+
+/** Options every command has. They are handled here, not by the commands. */
+const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  verbose: { type: "boolean", describe: "Print the stack trace of a failure" },
+  help: { type: "boolean", describe: "Show this help" },
+};
+
+/** Exit statuses: 1 for a failure at run time, 2 for a command line that cannot be run. */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** The list of commands, as `--help` without a command prints it. */
+export function renderProgramHelp(program: Program): string {
+  const width = Math.max(...program.commands.map((c) => c.name.length));
+  const lines = program.commands.map((c) => `  ${c.name.padEnd(width)}  ${c.describe}`);
+  return [
+    `${program.name} <command> [options]`,
+    "",
+    program.describe,
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    `Run \`${program.name} <command> --help\` for a command's arguments and options.`,
+    "",
+  ].join("\n");
+}
+
+/** The one-line usage of a command: `prog train <in_model_path> <out_model_path> [options]`. */
+export function usageLine(program: Program, command: AnyCommand): string {
+  const positionals = command.positionals.map((p) =>
+    p.default === undefined ? `<${p.name}>` : `[${p.name}]`,
+  );
+  return [program.name, command.name, ...positionals, "[options]"].join(" ");
+}
+
+/** Accepts `--data_path`, `--data-path` and `--dataPath` for an option declared `data_path`. */
+function aliasesOf(name: string, spec: OptionSpec): string[] {
+  const aliases = new Set<string>();
+  if (spec.alias !== undefined) aliases.add(spec.alias);
+  if (name.includes("_")) aliases.add(name.replaceAll("_", "-"));
+  aliases.delete(name);
+  return [...aliases];
+}
+
+/** yargs says "Unknown arguments: a, b" for unknown options; say which are options. */
+function plainUsageMessage(message: string): string {
+  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
+  if (unknown === undefined || unknown === null) return message;
+  const names = (unknown[1] ?? "").split(", ").map((n) => (n.length === 1 ? `-${n}` : `--${n}`));
+  return `unknown option${names.length > 1 ? "s" : ""} ${names.join(", ")}`;
+}
+
+function buildParser(program: Program, command: AnyCommand, argv: readonly string[]) {
+  let parser = yargs([...argv])
+    .scriptName(`${program.name} ${command.name}`)
+    .usage(`${usageLine(program, command)}\n\n${command.describe}`)
+    .parserConfiguration({
+      "parse-positional-numbers": false,
+      "duplicate-arguments-array": false,
+      "strip-aliased": true,
+      "strip-dashed": true,
+    })
+    .help(false)
+    .version(false)
+    .exitProcess(false)
+    .strictOptions()
+    .wrap(100)
+    .fail((message, error) => {
+      if (error instanceof FednTfjsError) throw error;
+      throw new UsageError(plainUsageMessage(message ?? String(error)));
+    });
+  for (const p of command.positionals) {
+    // Declared only so `--help` lists them; yargs leaves them in `_`, and collectArgs checks them.
+    parser = parser.positional(p.name, {
+      describe: p.default === undefined ? `${p.describe} [required]` : p.describe,
+      type: "string",
+      ...(p.default === undefined ? {} : { default: p.default }),
+    });
+  }
+  const all = { ...command.options, ...COMMON_OPTIONS };
+  for (const [name, spec] of Object.entries(all)) {
+    parser = parser.option(name, {
+      type: spec.type,
+      describe: spec.describe,
+      alias: aliasesOf(name, spec),
+      ...(spec.default === undefined ? {} : { default: spec.default }),
+      ...(spec.defaultDescription === undefined
+        ? {}
+        : { defaultDescription: spec.defaultDescription }),
+      ...(spec.choices === undefined ? {} : { choices: [...spec.choices] }),
+    });
+  }
+  if (command.epilog !== undefined) parser = parser.epilog(command.epilog);
+  return parser;
+}
+
+/** `--help` text of one command, as yargs renders it. */
+export async function renderCommandHelp(program: Program, command: AnyCommand): Promise<string> {
+  return `${await buildParser(program, command, []).getHelp()}\n`;
+}
+
+/** Checks parsed values that yargs lets through: NaN numbers, repeated positionals. */
+function collectArgs(
+  command: AnyCommand,
+  parsed: Record<string, unknown>,
+): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(command.options)) {
+    const value = parsed[name];
+    if (spec.type === "number" && typeof value === "number" && Number.isNaN(value)) {
+      throw new UsageError(`option --${name} expects a number`, { option: name });
+    }
+    if (spec.type === "string" && value !== undefined && typeof value !== "string") {
+      throw new UsageError(`option --${name} expects a value`, { option: name });
+    }
+    args[name] = value;
+  }
+  const rest = ((parsed._ as unknown[] | undefined) ?? []).map(String);
+  const positionals = command.positionals;
+  if (rest.length > positionals.length) {
+    const extra = rest.slice(positionals.length).join(" ");
+    throw new UsageError(`unexpected argument(s): ${extra}`);
+  }
+  positionals.forEach((p, i) => {
+    const value = rest[i] ?? p.default;
+    if (value === undefined) throw new UsageError(`missing argument <${p.name}>`);
+    args[p.name] = value;
+  });
+  return args;
+}
+
+function findCommand(program: Program, argv: readonly string[]) {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(" ");
+    const command = program.commands.find((c) => c.name === name);
+    if (command !== undefined) return { command, rest: argv.slice(words) };
+  }
+  return undefined;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/**
+ * Runs one command line of `program` and returns its exit status: 0 on success, 1 when the
+ * command fails, 2 when the command line is wrong. Failures print one line on stderr (and the
+ * stack with `--verbose`); usage errors also print the usage line.
+ */
+export async function runCli(
+  program: Program,
+  argv: readonly string[],
+  ctx: CliContext,
+): Promise<number> {
+  const first = argv[0];
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    const out = first === undefined ? ctx.stderr : ctx.stdout;
+    out.write(renderProgramHelp(program));
+    return first === undefined ? EXIT_USAGE : 0;
+  }
+  if (first === "--version") {
+    ctx.stdout.write(`${program.version}\n`);
+    return 0;
+  }
+  const found = findCommand(program, argv);
+  if (found === undefined) {
+    ctx.stderr.write(
+      `${program.name}: unknown command "${first}"\n\n${renderProgramHelp(program)}`,
+    );
+    return EXIT_USAGE;
+  }
+  const { command, rest } = found;
+  const verbose = rest.includes("--verbose");
+  const prefix = `${program.name} ${command.name}`;
+  let args: Record<string, unknown>;
+  try {
+    const parsed = (await buildParser(program, command, rest).parseAsync()) as Record<
+      string,
+      unknown
+    >;
+    if (parsed.help === true) {
+      ctx.stdout.write(await renderCommandHelp(program, command));
+      return 0;
+    }
+    args = collectArgs(command, parsed);
+  } catch (error) {
+    ctx.stderr.write(`${prefix}: ${describeError(error)}\nusage: ${usageLine(program, command)}\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    return (await command.run(args, ctx)) ?? 0;
+  } catch (error) {
+    const line = describeError(error).split("\n")[0];
+    ctx.stderr.write(`${prefix}: ${line}\n`);
+    if (verbose && error instanceof Error && error.stack !== undefined) {
+      ctx.stderr.write(`${error.stack}\n`);
+    } else if (!isFednTfjsError(error)) {
+      ctx.stderr.write("(an unexpected error: run again with --verbose for the stack trace)\n");
+    }
+    if (isFednTfjsError(error) && error.code === "USAGE") {
+      ctx.stderr.write(`usage: ${usageLine(program, command)}\n`);
+      return EXIT_USAGE;
+    }
+    return EXIT_FAILURE;
+  }
+}
+
+/** The context of a real process. Only bin files call this. */
+export function processContext(): CliContext {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+}
