@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+/**
+ * The `fedn-tfjs` bin. The only module of the tool side that touches `process`: it hands the
+ * argument list and the streams to `runCli` and turns the result into the exit status.
+ */
+import { processContext, runCli } from "./cli/scaffold.js";
+import data from "./commands/data.js";
+import inspect from "./commands/inspect.js";
+import packageCreate from "./commands/package.js";
+import run from "./commands/run.js";
+import { VERSION } from "./version.js";
+
+const program = {
+  name: "fedn-tfjs",
+  version: VERSION,
+  describe: "Tools for FEDn compute packages written in TypeScript on TensorFlow.js.",
+  commands: [inspect, data, packageCreate, run],
+};
+
+process.exitCode = await runCli(program, process.argv.slice(2), processContext());
