@@ -206,7 +206,12 @@ function collectArgs(
     if (spec.type === "number" && typeof value === "number" && Number.isNaN(value)) {
       throw new UsageError(`option --${name} expects a number`, { option: name });
     }
-    if (spec.type === "string" && value !== undefined && typeof value !== "string") {
+    // yargs turns a trailing `--data_path` with nothing after it into "".
+    if (
+      spec.type === "string" &&
+      value !== undefined &&
+      (typeof value !== "string" || value === "")
+    ) {
       throw new UsageError(`option --${name} expects a value`, { option: name });
     }
     args[name] = value;

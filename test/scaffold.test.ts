@@ -1,0 +1,215 @@
+import { describe, expect, it } from "vitest";
+import {
+  type CliContext,
+  defineCommand,
+  EXIT_FAILURE,
+  EXIT_USAGE,
+  type Program,
+  renderCommandHelp,
+  renderProgramHelp,
+  runCli,
+} from "../src/cli/scaffold.js";
+import { DataError, UsageError } from "../src/errors.js";
+
+/** A context that records what a command writes, so commands are tested as plain functions. */
+function recorder(): CliContext & { out: () => string; err: () => string } {
+  let out = "";
+  let err = "";
+  return {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    env: {},
+    cwd: "/",
+    out: () => out,
+    err: () => err,
+  };
+}
+
+const seen: Record<string, unknown>[] = [];
+const train = defineCommand({
+  name: "train",
+  describe: "Train the model",
+  positionals: [
+    { name: "in_model_path", describe: "Model to start from" },
+    { name: "out_model_path", describe: "Where to write the trained model" },
+  ],
+  options: {
+    data_path: { type: "string", describe: "Data file" },
+    batch_size: { type: "number", describe: "Batch size", default: 32 },
+    shuffle: { type: "boolean", describe: "Shuffle", default: false },
+    mode: { type: "string", describe: "Mode", choices: ["a", "b"], default: "a" },
+  },
+  async run(args) {
+    seen.push({ ...args });
+    if (args.in_model_path === "fail") throw new DataError("bad data in x.npz", { file: "x.npz" });
+    if (args.in_model_path === "crash") throw new TypeError("boom");
+    if (args.in_model_path === "usage") throw new UsageError("option --lr must be positive");
+    return 0;
+  },
+});
+const initSeed = defineCommand({
+  name: "init_seed",
+  describe: "Write a seed model",
+  positionals: [{ name: "out_path", describe: "Output", default: "seed.npz" }],
+  options: {},
+  async run(args, ctx) {
+    ctx.stdout.write(`${args.out_path}\n`);
+    return undefined;
+  },
+});
+const create = defineCommand({
+  name: "package create",
+  describe: "Create a package",
+  positionals: [],
+  options: { path: { type: "string", describe: "Folder", alias: "p", default: "." } },
+  async run(args, ctx) {
+    ctx.stdout.write(`${args.path}\n`);
+    return 0;
+  },
+});
+const program: Program = {
+  name: "prog",
+  version: "9.9.9",
+  describe: "A test program.",
+  commands: [train, initSeed, create],
+};
+
+async function run(argv: string[]) {
+  const ctx = recorder();
+  seen.length = 0;
+  const code = await runCli(program, argv, ctx);
+  return { code, out: ctx.out(), err: ctx.err(), args: seen[0] };
+}
+
+describe("runCli parses like python-fire", () => {
+  const base = { in_model_path: "in.npz", out_model_path: "out.npz", batch_size: 32 };
+  it.each([
+    [["train", "in.npz", "out.npz", "--data_path", "/d.npz"], {}],
+    [["train", "in.npz", "out.npz", "--data_path=/d.npz"], {}],
+    [["train", "--data_path=/d.npz", "in.npz", "out.npz"], {}],
+    [["train", "--data_path", "/d.npz", "in.npz", "out.npz"], {}],
+    [["train", "in.npz", "--data-path", "/d.npz", "out.npz"], {}],
+    [["train", "--dataPath", "/d.npz", "in.npz", "out.npz"], {}],
+    [
+      ["train", "in.npz", "out.npz", "--data_path", "/d.npz", "--batch_size", "8"],
+      { batch_size: 8 },
+    ],
+    [["train", "in.npz", "out.npz", "--data_path", "/d.npz", "--batch-size=8"], { batch_size: 8 }],
+  ])("%j", async (argv, extra) => {
+    const { code, args } = await run(argv);
+    expect(code).toBe(0);
+    expect(args).toEqual({
+      ...base,
+      data_path: "/d.npz",
+      shuffle: false,
+      mode: "a",
+      ...extra,
+    });
+  });
+
+  it("keeps numeric-looking positionals as strings", async () => {
+    const { args } = await run(["train", "1", "2"]);
+    expect(args).toMatchObject({ in_model_path: "1", out_model_path: "2" });
+  });
+
+  it("leaves an option without a default undefined, so callers can tell 'not given'", async () => {
+    const { args } = await run(["train", "a", "b"]);
+    expect(args).toHaveProperty("data_path", undefined);
+  });
+
+  it("fills an optional positional from its default", async () => {
+    expect((await run(["init_seed"])).out).toBe("seed.npz\n");
+    expect((await run(["init_seed", "s.npz"])).out).toBe("s.npz\n");
+  });
+
+  it("finds two-word commands and short aliases", async () => {
+    expect((await run(["package", "create", "-p", "client"])).out).toBe("client\n");
+  });
+});
+
+describe("runCli usage errors exit 2 with the usage line", () => {
+  it.each([
+    [["train", "in.npz"], "prog train: missing argument <out_model_path>"],
+    [["train", "a", "b", "c"], "prog train: unexpected argument(s): c"],
+    [["train", "a", "b", "--nope"], "prog train: unknown option --nope"],
+    [
+      ["train", "a", "b", "--batch_size", "many"],
+      "prog train: option --batch_size expects a number",
+    ],
+    [["train", "a", "b", "--data_path"], "prog train: option --data_path expects a value"],
+    [["train", "a", "b", "--mode", "c"], "prog train: Invalid values:"],
+    [["train", "usage", "b"], "prog train: option --lr must be positive"],
+  ])("%j", async (argv, message) => {
+    const { code, err, args } = await run(argv);
+    expect(code).toBe(EXIT_USAGE);
+    expect(err.startsWith(message)).toBe(true);
+    expect(err).toContain("usage: prog train <in_model_path> <out_model_path> [options]\n");
+    if (argv[1] !== "usage") expect(args).toBeUndefined();
+  });
+
+  it("an unknown command lists the commands", async () => {
+    const { code, err } = await run(["trian"]);
+    expect(code).toBe(EXIT_USAGE);
+    expect(err).toContain('prog: unknown command "trian"');
+    expect(err).toContain("  init_seed       Write a seed model");
+  });
+
+  it("no command at all prints the help on stderr", async () => {
+    const { code, err, out } = await run([]);
+    expect(code).toBe(EXIT_USAGE);
+    expect(out).toBe("");
+    expect(err).toBe(renderProgramHelp(program));
+  });
+});
+
+describe("runCli failures exit 1 with one line", () => {
+  it("prints a typed error's message alone", async () => {
+    const { code, err } = await run(["train", "fail", "b"]);
+    expect(code).toBe(EXIT_FAILURE);
+    expect(err).toBe("prog train: bad data in x.npz\n");
+  });
+
+  it("says how to see more for an unexpected error", async () => {
+    const { code, err } = await run(["train", "crash", "b"]);
+    expect(code).toBe(EXIT_FAILURE);
+    expect(err.split("\n")[0]).toBe("prog train: boom");
+    expect(err).toContain("--verbose");
+    expect(err).not.toContain("    at ");
+  });
+
+  it("prints the stack with --verbose", async () => {
+    const { err } = await run(["train", "crash", "b", "--verbose"]);
+    expect(err).toContain("TypeError: boom\n    at ");
+  });
+});
+
+describe("help", () => {
+  it("--help and --version go to stdout and exit 0", async () => {
+    expect(await run(["--help"])).toMatchObject({ code: 0, out: renderProgramHelp(program) });
+    expect(await run(["--version"])).toMatchObject({ code: 0, out: "9.9.9\n" });
+  });
+
+  it("a command's --help lists positionals, aliases and defaults", async () => {
+    const { code, out } = await run(["train", "--help"]);
+    expect(code).toBe(0);
+    expect(out).toBe(await renderCommandHelp(program, train));
+    expect(out).toMatchInlineSnapshot(`
+      "prog train <in_model_path> <out_model_path> [options]
+
+      Train the model
+
+      Positionals:
+        in_model_path   Model to start from [required]                                            [string]
+        out_model_path  Where to write the trained model [required]                               [string]
+
+      Options:
+        --data_path, --data-path    Data file                                                     [string]
+        --batch_size, --batch-size  Batch size                                      [number] [default: 32]
+        --shuffle                   Shuffle                                     [boolean] [default: false]
+        --mode                      Mode                       [string] [choices: "a", "b"] [default: "a"]
+        --verbose                   Print the stack trace of a failure                           [boolean]
+        --help                      Show this help                                               [boolean]
+      "
+    `);
+  });
+});
