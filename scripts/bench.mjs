@@ -1,0 +1,666 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: fedn-tfjs against FEDn's PyTorch entry point on the same machine, same data
+ * and same seed models, measured side by side in one run (issue #5). A report, not a test: it
+ * installs nothing, says what is missing and goes on, prints a table of medians and ratios with
+ * the targets, writes every raw run to bench-results/bench.json, and exits 0.
+ *
+ *   npm run bench                                  # everything, 3 pairs
+ *   npm run bench -- --only train,validate --pairs 5
+ *   node scripts/bench.mjs --help
+ *
+ * Sections: npz (helper script scripts/bench/npz.mjs), train, validate, accuracy, startup,
+ * limit (training-loop GFLOP/s next to the wasm backend's matMul). Whole-process wall time and
+ * peak RSS come from scripts/bench/measure.py (Node cannot read a child's peak RSS). Runs
+ * alternate ours, PyTorch, ours, PyTorch, … so that drift on a shared machine hits both.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SECTIONS = ["npz", "train", "validate", "accuracy", "startup", "limit"];
+/** Issue #5's targets: ratios ours / PyTorch, accuracy in percentage points. */
+const TARGETS = { train: 0.4, validate: 0.3, rss: 0.5, accuracyPoints: 1.5 };
+const HYPER = { batchSize: 32, epochs: 1, lr: 0.01 };
+const LAYERS = [784, 64, 32, 10];
+const FASHION_DIR = "/usr/share/datasets/fashion-mnist";
+const DEBIAN_PYTHON = "/usr/bin/python3";
+const HELP = `node scripts/bench.mjs [--only ${SECTIONS.join(",")}] [--pairs 3] [options]
+
+Benchmarks fedn-tfjs's drop-in entry point against FEDn's PyTorch one (scripts/bench/
+reference_torch.py) and writes the raw runs as JSON. Run through \`npm run bench\`, which builds
+dist/ first.
+
+Options:
+  --only LIST      comma-separated sections (default: all): ${SECTIONS.join(", ")}
+  --pairs N        ours/PyTorch pairs for train and validate, one seed model each (default 3)
+  --startup-runs N --help runs per program in the startup section (default 5)
+  --data PATH      npz with x_train, y_train, x_test, y_test (default: data/fashion-mnist.npz,
+                   built from ${FASHION_DIR} when missing)
+  --python PATH    interpreter with torch for the reference (default: ${DEBIAN_PYTHON})
+  --out PATH       raw results (default: bench-results/bench.json)
+  --keep           keep the temporary folder with models and outputs
+  -h, --help       show this help
+`;
+
+/** Reads and checks the command line, filling defaults; the only place options are checked. */
+function resolveOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: "string" },
+      pairs: { type: "string", default: "3" },
+      "startup-runs": { type: "string", default: "5" },
+      data: { type: "string" },
+      python: { type: "string", default: DEBIAN_PYTHON },
+      out: { type: "string", default: "bench-results/bench.json" },
+      keep: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const only = values.only === undefined ? SECTIONS : values.only.split(",").map((s) => s.trim());
+  const unknown = only.filter((s) => !SECTIONS.includes(s));
+  if (unknown.length > 0) {
+    throw new Error(`--only: unknown section ${unknown.join(", ")}; expected ${SECTIONS}`);
+  }
+  const count = (name, value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new Error(`--${name}: expected a whole number ≥ 1, found "${value}"`);
+    }
+    return n;
+  };
+  return {
+    help: values.help,
+    sections: new Set(only),
+    pairs: count("pairs", values.pairs),
+    startupRuns: count("startup-runs", values["startup-runs"]),
+    data: values.data === undefined ? undefined : path.resolve(values.data),
+    python: values.python,
+    out: path.resolve(ROOT, values.out),
+    keep: values.keep,
+  };
+}
+
+// --- small helpers ------------------------------------------------------------------------
+
+const median = (xs) => {
+  const s = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return undefined;
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+const mean = (xs) => (xs.length === 0 ? undefined : xs.reduce((a, b) => a + b, 0) / xs.length);
+const fmt = (x, digits = 2) => (x === undefined || x === null ? "–" : x.toFixed(digits));
+const tail = (text, n = 1500) => (text.length > n ? `…${text.slice(-n)}` : text);
+const say = (line = "") => process.stdout.write(`${line}\n`);
+const note = (line) => say(`  ! ${line}`);
+
+/** FLOPs of one SGD step per sample: forward, weight gradients, input gradients past layer 1. */
+function trainFlopPerSample() {
+  let forward = 0;
+  let inputGrads = 0;
+  for (let i = 0; i + 1 < LAYERS.length; i++) {
+    forward += 2 * LAYERS[i] * LAYERS[i + 1];
+    if (i > 0) inputGrads += 2 * LAYERS[i] * LAYERS[i + 1];
+  }
+  return { train: 2 * forward + inputGrads, forward };
+}
+
+/** Runs a command to completion, capturing its output; never throws. */
+function run(command, args, options = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: ROOT, env: options.env ?? process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", (error) => resolve({ code: null, stdout, stderr: `${stderr}${error}` }));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * Runs one benchmarked process under measure.py and returns its wall time, peak RSS and
+ * output. Without a Python for the wrapper, times it here and leaves the RSS unknown.
+ */
+async function measure(env, argv, childEnv) {
+  const resultFile = path.join(env.work, `measure-${env.seq++}.json`);
+  if (env.wrapperPython === undefined) {
+    const start = performance.now();
+    const r = await run(argv[0], argv.slice(1), { env: childEnv });
+    const wall = (performance.now() - start) / 1000;
+    return { ...outcome(r, r.code), wall_s: wall, max_rss_mb: undefined };
+  }
+  const wrapper = path.join(ROOT, "scripts/bench/measure.py");
+  const r = await run(env.wrapperPython, [wrapper, resultFile, "--", ...argv], { env: childEnv });
+  if (!existsSync(resultFile)) return { ...outcome(r, r.code ?? 1), ok: false };
+  const m = JSON.parse(readFileSync(resultFile, "utf8"));
+  return {
+    ...outcome(r, m.exit_code),
+    wall_s: m.wall_s,
+    user_s: m.user_s,
+    sys_s: m.sys_s,
+    max_rss_mb: m.max_rss_kb / 1024,
+  };
+}
+
+function outcome(r, exitCode) {
+  return {
+    ok: exitCode === 0,
+    exit_code: exitCode,
+    stdout_tail: tail(r.stdout, 600),
+    stderr_tail: tail(r.stderr),
+  };
+}
+
+function readJson(file) {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The line of a failed run's stderr that says why (an uncaught error's, else the last). */
+function why(result) {
+  const lines = `${result.stderr_tail}`
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("Node.js v") && !l.startsWith("at "));
+  const error = lines.findLast((l) => /error/i.test(l));
+  return (error ?? lines.at(-1) ?? `exit ${result.exit_code}`).slice(0, 300);
+}
+
+// --- environment --------------------------------------------------------------------------
+
+function machineInfo() {
+  const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model;
+  const flags = /^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.split(" ") ?? [];
+  const tfjs = readJson(path.join(ROOT, "node_modules/@tensorflow/tfjs/package.json"));
+  return {
+    nproc: os.availableParallelism(),
+    cpu: model,
+    simd: ["avx2", "avx512f", "fma"].filter((f) => flags.includes(f)),
+    ram_gib: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    node: process.version,
+    tfjs: tfjs?.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadavg_start: os.loadavg(),
+  };
+}
+
+/** Torch's version and default threads from the reference interpreter, or why not. */
+function probeTorch(python) {
+  const code =
+    "import json, torch, numpy; print(json.dumps({'torch': torch.__version__, " +
+    "'numpy': numpy.__version__, 'threads': torch.get_num_threads(), " +
+    "'interop_threads': torch.get_num_interop_threads()}))";
+  const r = spawnSync(python, ["-c", code], { encoding: "utf8" });
+  if (r.status === 0) return { ok: true, python, ...JSON.parse(r.stdout) };
+  const reason = r.error ? `${python} not found` : (r.stderr.trim().split("\n").at(-1) ?? "");
+  return { ok: false, python, reason };
+}
+
+/** A Python for measure.py: the reference's interpreter, else python3 on the PATH. */
+function wrapperPython(python) {
+  for (const candidate of [python, "python3"]) {
+    if (spawnSync(candidate, ["-c", "import resource"]).status === 0) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Finds or builds the benchmark data: Fashion-MNIST (60k/10k) from the Debian dataset through
+ * `fedn-tfjs data`, else the bundled mnist package's 8,000/2,000.
+ */
+async function ensureData(requested) {
+  if (requested !== undefined) {
+    if (existsSync(requested)) return { path: requested, source: "--data" };
+    return { missing: `--data ${requested} does not exist` };
+  }
+  const fashion = path.join(ROOT, "data/fashion-mnist.npz");
+  if (existsSync(fashion)) return { path: fashion, source: "Fashion-MNIST (existing file)" };
+  const cli = path.join(ROOT, "dist/cli.js");
+  if (existsSync(path.join(FASHION_DIR, "train-images-idx3-ubyte.gz"))) {
+    say(`building ${path.relative(ROOT, fashion)} from ${FASHION_DIR} …`);
+    const r = await run(process.execPath, [cli, "data", "--from", FASHION_DIR, "--out", fashion]);
+    if (r.code === 0 && existsSync(fashion)) return { path: fashion, source: "Fashion-MNIST" };
+    note(`\`fedn-tfjs data --from ${FASHION_DIR}\` failed: ${why(outcome(r, r.code))}`);
+  } else {
+    note(`Fashion-MNIST is not in ${FASHION_DIR}: apt-get install -y dataset-fashion-mnist`);
+  }
+  note("falling back to the mnist package's digits (8,000 train / 2,000 test): figures are");
+  note("not comparable with the issue's 60,000-image targets");
+  const digits = path.join(ROOT, "data/mnist.npz");
+  if (!existsSync(digits)) {
+    const r = await run(process.execPath, [cli, "data"]);
+    if (r.code !== 0 || !existsSync(digits)) {
+      return { missing: `\`fedn-tfjs data\` failed: ${why(outcome(r, r.code))}` };
+    }
+  }
+  return { path: digits, source: "mnist package (fallback)" };
+}
+
+// --- the two implementations ----------------------------------------------------------------
+
+function implementations(env) {
+  const ours = path.join(ROOT, "dist/entrypoint.js");
+  const reference = path.join(ROOT, "scripts/bench/reference_torch.py");
+  return {
+    ours: {
+      name: "fedn-tfjs",
+      available: existsSync(ours),
+      missing: "dist/entrypoint.js (helper MODEL's drop-in; `npm run build` makes it)",
+      argv: (...args) => [process.execPath, ours, ...args],
+      // Asks for the same `bench: train loop <s> s` stderr line as the reference prints.
+      env: { ...process.env, FEDN_BENCH_TIMING: "1" },
+    },
+    torch: {
+      name: "PyTorch",
+      available: env.torch.ok,
+      missing: `torch for ${env.torch.python} (${env.torch.reason}): apt-get install -y python3-torch`,
+      argv: (...args) => [env.torch.python, reference, ...args],
+      // Only adds the stderr line with the loop's time; torch keeps its default threads.
+      env: { ...process.env, FEDN_BENCH_TIMING: "1" },
+    },
+  };
+}
+
+/** A seed model per pair, from the reference's seeded init (or ours when torch is missing). */
+async function makeSeed(env, impls, index) {
+  const file = path.join(env.work, `seed-${index}.npz`);
+  const seed = String(index + 1);
+  for (const impl of [impls.torch, impls.ours]) {
+    if (!impl.available) continue;
+    const [cmd, ...args] = impl.argv("init_seed", file, "--seed", seed);
+    const r = await run(cmd, args, { env: impl.env });
+    if (r.code === 0 && existsSync(file)) return { file, seed: index + 1, by: impl.name };
+    note(`${impl.name} init_seed failed: ${why(outcome(r, r.code))}`);
+  }
+  return undefined;
+}
+
+/** One whole-process run of `train` or `validate`, with an empty output file made first. */
+async function runEntry(env, impl, command, input, output) {
+  // FEDn's client hands over outputs that already exist as empty mkstemp files.
+  writeFileSync(output, "");
+  const argv = impl.argv(command, input, output, "--data_path", env.data.path);
+  const r = await measure(env, argv, impl.env);
+  return { ...r, argv: argv.map((a) => path.relative(ROOT, a) || a) };
+}
+
+/** Seconds of the training loop alone, from a `bench: train loop 1.23 s` line on stderr. */
+function loopSeconds(stderr) {
+  const m = /train loop ([\d.]+) ?s\b/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
+
+async function trainAndValidate(env, impls, results) {
+  const wantTrain = env.sections.has("train") || env.sections.has("accuracy");
+  const wantValidate = env.sections.has("validate") || env.sections.has("accuracy");
+  const active = [impls.ours, impls.torch].filter((i) => i.available);
+  for (const impl of [impls.ours, impls.torch]) {
+    if (!impl.available) note(`${impl.name} not run: missing ${impl.missing}`);
+  }
+  if (active.length === 0) return;
+  for (let pair = 0; pair < env.pairs; pair++) {
+    const seed = await makeSeed(env, impls, pair);
+    if (seed === undefined) {
+      note(`pair ${pair + 1}: no seed model, skipped`);
+      continue;
+    }
+    const models = new Map();
+    if (wantTrain) {
+      for (const impl of active) {
+        const out = path.join(env.work, `${impl === impls.ours ? "ours" : "torch"}-${pair}.npz`);
+        const r = await runEntry(env, impl, "train", seed.file, out);
+        const metadata = readJson(`${out}-metadata`);
+        const loop = loopSeconds(r.stderr_tail);
+        results.runs.push({
+          section: "train",
+          impl: impl.name,
+          pair,
+          seed: seed.seed,
+          ...r,
+          metadata,
+          loop_s: loop,
+        });
+        say(`  train    pair ${pair + 1} ${impl.name.padEnd(9)} ${line(r)}`);
+        if (r.ok) models.set(impl, out);
+      }
+    }
+    if (wantValidate) {
+      for (const impl of active) {
+        const model = wantTrain ? models.get(impl) : seed.file;
+        if (model === undefined) continue;
+        const out = path.join(
+          env.work,
+          `${impl === impls.ours ? "ours" : "torch"}-${pair}-metrics`,
+        );
+        const r = await runEntry(env, impl, "validate", model, out);
+        const metrics = r.ok ? readJson(out) : undefined;
+        results.runs.push({
+          section: "validate",
+          impl: impl.name,
+          pair,
+          seed: seed.seed,
+          trained: wantTrain,
+          ...r,
+          metrics,
+        });
+        const acc = metrics?.test_accuracy;
+        say(
+          `  validate pair ${pair + 1} ${impl.name.padEnd(9)} ${line(r)}${acc === undefined ? "" : `  test_accuracy ${fmt(acc, 4)}`}`,
+        );
+      }
+    }
+    if (pair === 0 && wantTrain && wantValidate) await crossCheck(env, impls, models, results);
+  }
+}
+
+/**
+ * Each side validates the other's trained model once: the two validations of one model must
+ * agree (same metrics), and each side must read the other's files (interoperability).
+ */
+async function crossCheck(env, impls, models, results) {
+  const pairs = [
+    [impls.ours, impls.torch],
+    [impls.torch, impls.ours],
+  ];
+  for (const [validator, trainer] of pairs) {
+    const model = models.get(trainer);
+    if (!validator.available || model === undefined) continue;
+    const out = path.join(env.work, `cross-${validator === impls.ours ? "ours" : "torch"}`);
+    const r = await runEntry(env, validator, "validate", model, out);
+    const metrics = r.ok ? readJson(out) : undefined;
+    results.runs.push({
+      section: "cross",
+      impl: validator.name,
+      modelBy: trainer.name,
+      ...r,
+      metrics,
+    });
+    say(`  cross    ${validator.name} validates ${trainer.name}'s model: ${line(r)}`);
+  }
+}
+
+const line = (r) =>
+  r.ok
+    ? `${fmt(r.wall_s)} s  ${r.max_rss_mb === undefined ? "" : `${fmt(r.max_rss_mb, 0)} MB`}`
+    : `FAILED (${why(r)})`;
+
+async function startup(env, impls, results) {
+  const programs = [
+    impls.ours.available && {
+      impl: "fedn-tfjs",
+      what: "node dist/entrypoint.js --help",
+      argv: impls.ours.argv("--help"),
+    },
+    existsSync(path.join(ROOT, "dist/cli.js")) && {
+      impl: "fedn-tfjs",
+      what: "node dist/cli.js --help",
+      argv: [process.execPath, path.join(ROOT, "dist/cli.js"), "--help"],
+    },
+    impls.torch.available && {
+      impl: "PyTorch",
+      what: "python3 reference_torch.py --help",
+      argv: impls.torch.argv("--help"),
+    },
+  ].filter(Boolean);
+  for (let i = 0; i < env.startupRuns; i++) {
+    for (const p of programs) {
+      const r = await measure(env, p.argv, process.env);
+      results.runs.push({ section: "startup", impl: p.impl, what: p.what, ...r });
+    }
+  }
+  for (const p of programs) {
+    const runs = results.runs.filter((r) => r.section === "startup" && r.what === p.what);
+    const walls = runs.filter((r) => r.ok).map((r) => r.wall_s);
+    const failed = runs.find((r) => !r.ok);
+    say(`  ${p.what.padEnd(36)} median ${fmt(median(walls), 3)} s`);
+    if (failed !== undefined) note(`${p.what} failed: ${why(failed)}`);
+  }
+}
+
+async function npzSection(env, results) {
+  const script = path.join(ROOT, "scripts/bench/npz.mjs");
+  if (!existsSync(script)) {
+    note("scripts/bench/npz.mjs is missing (helper NPZ's); skipped");
+    return;
+  }
+  const jsonFile = path.join(env.work, "npz.json");
+  const r = await run(process.execPath, [script, "--json", jsonFile]);
+  process.stdout.write(r.stdout.replace(/^/gm, "  "));
+  if (r.code !== 0) note(`npz.mjs failed: ${why(outcome(r, r.code))}`);
+  results.npz = {
+    exit_code: r.code,
+    stdout: r.stdout,
+    stderr_tail: tail(r.stderr),
+    json: readJson(jsonFile),
+  };
+}
+
+async function limitSection(results) {
+  const r = await run(process.execPath, [path.join(ROOT, "scripts/bench/limit.mjs")]);
+  const probe = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+  if (probe === undefined) {
+    note(`limit.mjs failed: ${why(outcome(r, r.code))}`);
+    return;
+  }
+  results.limit = { probe };
+  const flop = trainFlopPerSample();
+  const trainRuns = results.runs.filter((x) => x.section === "train" && x.ok);
+  const loops = (impl) => trainRuns.filter((x) => x.impl === impl && x.loop_s !== undefined);
+  const examples = trainRuns.find((x) => x.metadata?.num_examples)?.metadata.num_examples;
+  const steps = examples === undefined ? undefined : Math.ceil(examples / HYPER.batchSize);
+  const epochGflop = examples === undefined ? undefined : (flop.train * examples) / 1e9;
+  const summary = { epochGflop, steps, bigMatMulGflops: probe.big.gflops };
+  say(
+    `  wasm matMul 1024×1024·1024×1024: ${fmt(probe.big.gflops, 1)} GFLOP/s (one core's ceiling here)`,
+  );
+  for (const c of probe.step) {
+    say(
+      `    step ${c.name.padEnd(14)} ${fmt(c.seconds * 1e6, 1).padStart(7)} µs  ${fmt(c.gflops, 1).padStart(5)} GFLOP/s`,
+    );
+  }
+  say(
+    `    the same dW1 via transposeA ${fmt(probe.dW1Transposed.seconds * 1e6, 0)} µs (${fmt(probe.dW1Transposed.gflops, 1)} GFLOP/s)`,
+  );
+  say(`    one tiny kernel (dispatch) ${fmt(probe.tinyKernelSeconds * 1e6, 1)} µs`);
+  if (steps !== undefined) {
+    summary.matMulFloorSeconds = steps * probe.stepMatMulSeconds;
+    say(
+      `  ${steps} steps × ${fmt(probe.stepMatMulSeconds * 1e6, 0)} µs of matMuls = ${fmt(summary.matMulFloorSeconds)} s: the loop's floor on this backend`,
+    );
+    for (const impl of ["fedn-tfjs", "PyTorch"]) {
+      const loop = median(loops(impl).map((x) => x.loop_s));
+      if (loop === undefined) {
+        note(`${impl}: no loop time (no \`bench: train loop <s> s\` line on stderr)`);
+        continue;
+      }
+      const gflops = epochGflop / loop;
+      summary[impl] = { loopSeconds: loop, gflops };
+      if (impl === "PyTorch") {
+        say(
+          `  ${impl.padEnd(9)} loop ${fmt(loop)} s = ${fmt(gflops, 1)} GFLOP/s (its own backend)`,
+        );
+        continue;
+      }
+      const rest = loop - summary.matMulFloorSeconds;
+      summary[impl].restSeconds = rest;
+      summary[impl].restPerStepMicros = (rest / steps) * 1e6;
+      say(
+        `  ${impl.padEnd(9)} loop ${fmt(loop)} s = ${fmt(gflops, 1)} GFLOP/s; beyond the matMul floor: ${fmt(rest)} s = ${fmt((rest / steps) * 1e6, 0)} µs/step ≈ ${fmt(rest / steps / probe.tinyKernelSeconds, 0)} tiny-kernel dispatches`,
+      );
+    }
+  }
+  results.limit.summary = summary;
+}
+
+// --- report -----------------------------------------------------------------------------------
+
+function summarise(results) {
+  const ok = (section, impl) =>
+    results.runs.filter((r) => r.section === section && r.impl === impl && r.ok);
+  const rows = [];
+  const compare = (label, section, field, unit, target, digits) => {
+    const a = median(ok(section, "fedn-tfjs").map((r) => r[field]));
+    const b = median(ok(section, "PyTorch").map((r) => r[field]));
+    const ratio = a !== undefined && b !== undefined ? a / b : undefined;
+    const verdict = ratio === undefined ? "–" : ratio <= target ? "PASS" : "FAIL";
+    rows.push({ label, unit, ours: a, torch: b, ratio, target: `≤ ${target}`, verdict, digits });
+  };
+  if (results.sections.includes("train")) {
+    compare("train wall time", "train", "wall_s", "s", TARGETS.train, 2);
+    compare("train peak RSS", "train", "max_rss_mb", "MB", TARGETS.rss, 0);
+  }
+  if (results.sections.includes("validate")) {
+    compare("validate wall time", "validate", "wall_s", "s", TARGETS.validate, 2);
+    compare("validate peak RSS", "validate", "max_rss_mb", "MB", TARGETS.rss, 0);
+  }
+  if (results.sections.includes("accuracy")) {
+    const acc = (impl) =>
+      ok("validate", impl)
+        .filter((r) => r.trained)
+        .map((r) => r.metrics?.test_accuracy)
+        .filter((x) => typeof x === "number");
+    const a = mean(acc("fedn-tfjs"));
+    const b = mean(acc("PyTorch"));
+    const diff = a !== undefined && b !== undefined ? (a - b) * 100 : undefined;
+    rows.push({
+      label: "test accuracy (mean)",
+      unit: "%",
+      ours: a === undefined ? undefined : a * 100,
+      torch: b === undefined ? undefined : b * 100,
+      ratio: diff,
+      ratioLabel: "Δ points",
+      target: `±${TARGETS.accuracyPoints} points`,
+      verdict:
+        diff === undefined ? "–" : Math.abs(diff) <= TARGETS.accuracyPoints ? "PASS" : "FAIL",
+      digits: 2,
+    });
+  }
+  return rows;
+}
+
+function printTable(rows) {
+  const header = ["figure", "fedn-tfjs", "PyTorch", "ours/PyTorch", "target", "result"];
+  const body = rows.map((r) => [
+    r.label,
+    `${fmt(r.ours, r.digits)} ${r.unit}`,
+    `${fmt(r.torch, r.digits)} ${r.unit}`,
+    r.ratioLabel ? `${fmt(r.ratio, 2)} ${r.ratioLabel}` : fmt(r.ratio, 2),
+    r.target,
+    r.verdict,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const row = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  say(row(header));
+  say(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const b of body) say(row(b));
+}
+
+async function main() {
+  let options;
+  try {
+    options = resolveOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`bench: ${error.message}\n`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const started = new Date();
+  const env = {
+    ...options,
+    work: mkdtempSync(path.join(os.tmpdir(), "fedn-tfjs-bench-")),
+    seq: 0,
+    torch: probeTorch(options.python),
+    wrapperPython: wrapperPython(options.python),
+  };
+  const results = {
+    started: started.toISOString(),
+    command: `node scripts/bench.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+    sections: [...env.sections],
+    pairs: env.pairs,
+    hyperparameters: HYPER,
+    targets: TARGETS,
+    machine: machineInfo(),
+    ours: { backend: "wasm (single-threaded in Node)", entrypoint: "dist/entrypoint.js" },
+    torch: env.torch,
+    runs: [],
+  };
+  say(
+    `fedn-tfjs bench — ${results.machine.nproc} CPUs (${results.machine.cpu}), load ${results.machine.loadavg_start.map((x) => x.toFixed(2)).join(" ")}`,
+  );
+  if (env.torch.ok) {
+    say(
+      `reference: torch ${env.torch.torch} (${env.torch.threads} thread(s)) via ${env.torch.python}`,
+    );
+  } else {
+    note(
+      `no PyTorch reference: ${env.torch.reason}. Install it with: apt-get install -y python3-torch`,
+    );
+    note("our own figures are still reported");
+  }
+  if (env.wrapperPython === undefined) note("no python3 for measure.py: peak RSS is not measured");
+
+  const needsData = ["train", "validate", "accuracy", "limit"].some((s) => env.sections.has(s));
+  if (needsData) {
+    env.data = await ensureData(options.data);
+    results.data = env.data;
+    if (env.data.missing)
+      note(`no data: ${env.data.missing}; train, validate and accuracy skipped`);
+    else say(`data: ${path.relative(ROOT, env.data.path)} (${env.data.source})`);
+  }
+  const impls = implementations(env);
+
+  try {
+    if (env.sections.has("npz")) {
+      say("\n[npz] scripts/bench/npz.mjs");
+      await npzSection(env, results);
+    }
+    if (["train", "validate", "accuracy"].some((s) => env.sections.has(s)) && env.data?.path) {
+      say(`\n[train/validate] ${env.pairs} pair(s), ours then PyTorch, same seed model per pair`);
+      await trainAndValidate(env, impls, results);
+    }
+    if (env.sections.has("startup")) {
+      say(`\n[startup] --help, ${env.startupRuns} run(s) each`);
+      await startup(env, impls, results);
+    }
+    if (env.sections.has("limit")) {
+      say("\n[limit] training-loop GFLOP/s vs the wasm backend's matMul");
+      await limitSection(results);
+    }
+  } finally {
+    if (!env.keep) rmSync(env.work, { recursive: true, force: true });
+  }
+
+  results.machine.loadavg_end = os.loadavg();
+  results.finished = new Date().toISOString();
+  results.summary = summarise(results);
+  if (results.summary.length > 0) {
+    say(`\nMedians over ${env.pairs} pair(s) (accuracy: mean over the pairs' seeds)`);
+    printTable(results.summary);
+  }
+  mkdirSync(path.dirname(options.out), { recursive: true });
+  writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
+  say(
+    `\nraw runs: ${path.relative(ROOT, options.out)}${env.keep ? `; files kept in ${env.work}` : ""}`,
+  );
+  return 0;
+}
+
+process.exitCode = await main();
