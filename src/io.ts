@@ -1,0 +1,280 @@
+/**
+ * The file-system edge of the codec side: the only module here that touches `fs`. Reads map
+ * Node's error codes to one-line IoErrors that name the file; every write goes to a temporary
+ * file beside the target and is renamed into place, so a reader (a FEDn client that ignores the
+ * exit status, say) never sees a half-written model, and the empty file FEDn pre-creates as the
+ * output is simply replaced.
+ *
+ * The metadata and metrics helpers write JSON the way FEDn's Python helpers
+ * (`fedn/utils/helpers/helpers.py`: `json.dump` with its default separators) do.
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync } from "node:fs";
+import { open, readFile, rename, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { DataError, FormatError, IoError, isFednTfjsError } from "./errors.js";
+import type { NdArray } from "./ndarray.js";
+import { type DecodeNpzOptions, decodeNpz, type EncodeNpzOptions, encodeNpz } from "./npz.js";
+import { decodeModel, type EncodeModelOptions, encodeModel } from "./numpyhelper.js";
+
+const REASONS: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  EISDIR: "is a directory, expected a file",
+  ENOTDIR: "a parent of the path is not a directory",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on the device",
+  EMFILE: "too many open files",
+  EEXIST: "already exists",
+};
+
+/** Turns a Node fs error into an IoError that names the file and says why in words. */
+function ioError(path: string, doing: string, cause: unknown): IoError {
+  if (isFednTfjsError(cause)) return cause as IoError;
+  const code = (cause as { code?: unknown } | null)?.code;
+  const reason =
+    typeof code === "string" && code in REASONS
+      ? REASONS[code]
+      : cause instanceof Error
+        ? cause.message
+        : String(cause);
+  return new IoError(`${path}: cannot ${doing}: ${reason}`, { file: path, cause });
+}
+
+/**
+ * Reads a whole file. The result is a fresh buffer the caller owns.
+ * @throws IoError naming the file ("no such file or directory", "is a directory", ...)
+ */
+export async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    throw ioError(path, "read", cause);
+  }
+}
+
+export interface WriteOptions {
+  /**
+   * Flush the temporary file to disk before renaming it, so the target survives a power loss
+   * with either the old or the new content. Costs a disk flush per write.
+   * @default false
+   */
+  readonly fsync?: boolean;
+}
+
+/**
+ * Writes `data` to `path` atomically: into a temporary file beside the target (same directory,
+ * so the rename cannot cross file systems), then renamed over it. An existing file, such as the
+ * empty output FEDn creates with `mkstemp`, is replaced; on any failure the temporary file is
+ * removed and the target is left as it was.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  options: WriteOptions = {},
+): Promise<void> {
+  const temp = join(
+    dirname(path),
+    `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
+  );
+  let created = false;
+  try {
+    const handle = await open(temp, "wx", 0o644);
+    created = true;
+    try {
+      await handle.writeFile(data);
+      if (options.fsync === true) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+    created = false;
+  } catch (cause) {
+    if (created) await unlink(temp).catch(() => undefined);
+    throw ioError(path, "write", cause);
+  }
+}
+
+/** Reads and decodes an `.npz` archive; see {@link decodeNpz}. Errors name the file. */
+export async function loadNpz(
+  path: string,
+  options: Omit<DecodeNpzOptions, "name"> = {},
+): Promise<Map<string, NdArray>> {
+  return decodeNpz(await readBytes(path), { ...options, name: path });
+}
+
+/** Encodes arrays as an `.npz` archive (stored unless `compress`) and writes it atomically. */
+export async function saveNpz(
+  path: string,
+  arrays: Iterable<readonly [string, NdArray]>,
+  options: EncodeNpzOptions & WriteOptions = {},
+): Promise<void> {
+  await writeFileAtomic(path, encodeNpz(arrays, options), options);
+}
+
+/** `numpyhelper.load(path)`: the arrays of keys "0".."N-1"; see {@link decodeModel}. */
+export async function loadModel(path: string): Promise<NdArray[]> {
+  return decodeModel(await readBytes(path), { name: path });
+}
+
+/** `numpyhelper.save(weights, path)`: keys "0".."N-1", deflated, written atomically. */
+export async function saveModel(
+  arrays: readonly NdArray[],
+  path: string,
+  options: EncodeModelOptions & WriteOptions = {},
+): Promise<void> {
+  await writeFileAtomic(path, encodeModel(arrays, options), options);
+}
+
+/**
+ * JSON as Python's `json.dumps` writes it by default: `", "` and `": "` separators, non-ASCII
+ * escaped, and NaN/Infinity written as the bare `NaN`/`Infinity` Python emits and reads (strict
+ * JSON has no spelling for them). BigInts are written as integers.
+ */
+export function toPythonJson(value: unknown, where = "value"): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "boolean":
+      return value ? "true" : "false";
+    case "number":
+      if (Number.isNaN(value)) return "NaN";
+      if (!Number.isFinite(value)) return value > 0 ? "Infinity" : "-Infinity";
+      return JSON.stringify(value);
+    case "bigint":
+      return value.toString();
+    case "string":
+      return JSON.stringify(value).replace(
+        /[\u007f-\uffff]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      );
+    case "object": {
+      if (Array.isArray(value)) {
+        return `[${value.map((v, i) => toPythonJson(v, `${where}[${i}]`)).join(", ")}]`;
+      }
+      if (ArrayBuffer.isView(value)) {
+        return toPythonJson(Array.from(value as unknown as ArrayLike<number | bigint>), where);
+      }
+      const entries = Object.entries(value as Record<string, unknown>).filter(
+        ([, v]) => v !== undefined,
+      );
+      return `{${entries.map(([k, v]) => `${toPythonJson(k)}: ${toPythonJson(v, `${where}.${k}`)}`).join(", ")}}`;
+    }
+    default:
+      throw new DataError(`${where}: a ${typeof value} cannot be written as JSON`);
+  }
+}
+
+/**
+ * Writes any JSON value to `path` atomically, formatted as Python's `json.dump` would (see
+ * {@link toPythonJson}); for outputs such as `predict`'s `{"predicted_class": [...]}`.
+ */
+export async function saveJson(
+  value: unknown,
+  path: string,
+  options: WriteOptions = {},
+): Promise<void> {
+  await writeFileAtomic(path, toPythonJson(value, basename(path)), options);
+}
+
+function checkFlat(object: Record<string, unknown>, what: string): void {
+  if (object === null || typeof object !== "object" || Array.isArray(object)) {
+    throw new DataError(`${what} must be a JSON object`);
+  }
+  for (const [key, value] of Object.entries(object)) {
+    if (value !== null && typeof value === "object") {
+      throw new DataError(
+        `${what}: "${key}" is ${Array.isArray(value) ? "an array" : "an object"}; FEDn expects flat JSON (numbers, strings, booleans)`,
+        { key },
+      );
+    }
+  }
+}
+
+/**
+ * `save_metadata(metadata, path)`: writes `${modelPath}-metadata`, the flat JSON object FEDn's
+ * client reads after `train` (it needs `num_examples`, which FedAvg weights each update by).
+ */
+export async function saveMetadata(
+  metadata: Record<string, unknown>,
+  modelPath: string,
+  options: WriteOptions = {},
+): Promise<void> {
+  const path = `${modelPath}-metadata`;
+  checkFlat(metadata, path);
+  await writeFileAtomic(path, toPythonJson(metadata, path), options);
+}
+
+/**
+ * `load_metadata(path)`: the JSON object in `${modelPath}-metadata` (the round's
+ * `client_settings` a FEDn client >= 0.19 writes before `train`), or undefined when the file is
+ * missing or empty (older clients write none; an empty file carries nothing either).
+ * @throws FormatError when the file is not a JSON object
+ */
+export async function loadMetadata(
+  modelPath: string,
+): Promise<Record<string, unknown> | undefined> {
+  const path = `${modelPath}-metadata`;
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    if ((cause as { code?: unknown } | null)?.code === "ENOENT") return undefined;
+    throw ioError(path, "read", cause);
+  }
+  if (text.trim() === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new FormatError(`${path}: not valid JSON (${(cause as Error).message})`, {
+      file: path,
+      cause,
+    });
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    const found = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
+    throw new FormatError(`${path}: expected a JSON object, found ${found}`, { file: path });
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * `save_metrics(metrics, path)`: writes the metrics object (`validate`'s output) to `path` as
+ * JSON. Non-finite values are written as Python's `json.dump` writes them (`NaN`), which the
+ * FEDn client's `json.load` reads back.
+ */
+export async function saveMetrics(
+  metrics: Record<string, number>,
+  path: string,
+  options: WriteOptions = {},
+): Promise<void> {
+  checkFlat(metrics, path);
+  for (const [key, value] of Object.entries(metrics)) {
+    if (typeof value !== "number") {
+      throw new DataError(`${path}: metric "${key}" is a ${typeof value}, expected a number`, {
+        key,
+      });
+    }
+  }
+  await writeFileAtomic(path, toPythonJson(metrics, path), options);
+}
+
+/**
+ * `get_tmp_path()`: creates an empty file with a unique name ending in `.npz` in the OS temp
+ * folder and returns its path, like Python's `tempfile.mkstemp(suffix=".npz")`.
+ */
+export function getTmpPath(): string {
+  for (let attempt = 0; ; attempt++) {
+    const path = join(tmpdir(), `tmp${randomBytes(6).toString("hex")}.npz`);
+    try {
+      closeSync(openSync(path, "wx", 0o600));
+      return path;
+    } catch (cause) {
+      if ((cause as { code?: unknown }).code !== "EEXIST" || attempt >= 100) {
+        throw ioError(path, "create", cause);
+      }
+    }
+  }
+}

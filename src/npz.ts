@@ -1,0 +1,527 @@
+/**
+ * The `.npz` container: a zip archive of `.npy` members, bytes in, bytes out, no file system.
+ *
+ * A small zip reader and writer on `node:zlib` rather than adm-zip. Measured on this machine
+ * (scripts/bench/npz.mjs, a 61 MB float32 archive, median of 5; see the report in BENCHMARKS.md):
+ * adm-zip reads a deflated archive in about the same time but does not refuse a member whose
+ * declared size is a lie until it has inflated it, and it has no cap on what an archive can make
+ * it allocate; its writer is slower because it deflates at level 9... The own reader takes every
+ * size from the central directory, checks it against a budget (`maxBytes`) before inflating
+ * anything, inflates with `maxOutputLength` so no member can produce more than it declared, and
+ * checks every CRC-32 (`zlib.crc32`).
+ *
+ * Reads what numpy writes: `savez` (stored) and `savez_compressed` (deflated), numpy's ZIP64 local
+ * headers (sizes 0xFFFFFFFF there, the real ones in the zip64 extra field and the central
+ * directory), archives written to a pipe (flag bit 3, data descriptors), UTF-8 and CP437 member
+ * names, ZIP64 end records. Writes plain (non-ZIP64) archives with a fixed timestamp, so equal
+ * arrays give equal bytes.
+ */
+import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
+import { FormatError, ShapeError, UsageError } from "./errors.js";
+import type { NdArray } from "./ndarray.js";
+import { dataBytesOf, decodeNpyWith, encodeNpyHeader } from "./npy.js";
+
+/** The default cap on the bytes one archive may inflate to: 2 GiB. */
+export const NPZ_DEFAULT_MAX_BYTES = 2 ** 31;
+
+/**
+ * zlib level for deflated members. Level 1 deflates float32 weights about 4x faster than
+ * numpy's level 6 and the files come out within a few percent of the same size (random float
+ * mantissas do not compress either way); every zip reader inflates any level.
+ */
+export const NPZ_DEFAULT_LEVEL = 1;
+
+export interface DecodeNpzOptions {
+  /** Names the archive in error messages, e.g. the file path. */
+  readonly name?: string;
+  /**
+   * The most bytes the archive's members may declare in total (uncompressed). Checked before
+   * anything is inflated, so a forged size cannot make the reader allocate it.
+   * @default 2 GiB ({@link NPZ_DEFAULT_MAX_BYTES})
+   */
+  readonly maxBytes?: number;
+}
+
+export interface EncodeNpzOptions {
+  /**
+   * Deflate the members (`np.savez_compressed`) instead of storing them (`np.savez`).
+   * @default false
+   */
+  readonly compress?: boolean;
+  /**
+   * zlib level 1-9 for deflated members.
+   * @default 1 ({@link NPZ_DEFAULT_LEVEL})
+   */
+  readonly level?: number;
+}
+
+// Zip record signatures and fixed sizes (APPNOTE.TXT 4.3).
+const SIG_LOCAL = 0x04034b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_EOCD = 0x06054b50;
+const SIG_ZIP64_EOCD = 0x06064b50;
+const SIG_ZIP64_LOCATOR = 0x07064b50;
+const LOCAL_SIZE = 30;
+const CENTRAL_SIZE = 46;
+const EOCD_SIZE = 22;
+const ZIP64_LOCATOR_SIZE = 20;
+const ZIP64_EOCD_SIZE = 56;
+const FLAG_ENCRYPTED = 0x1;
+const FLAG_UTF8 = 0x800;
+const METHOD_STORED = 0;
+const METHOD_DEFLATED = 8;
+const U32_MAX = 0xffffffff;
+const U16_MAX = 0xffff;
+
+/** CP437, the zip default name encoding, bytes 0x80-0xFF (0x00-0x7F are ASCII). */
+const CP437_HIGH =
+  "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0";
+
+interface Entry {
+  readonly name: string;
+  readonly rawName: Uint8Array;
+  readonly flags: number;
+  readonly method: number;
+  readonly crc: number;
+  readonly compressedSize: number;
+  readonly size: number;
+  readonly localOffset: number;
+}
+
+class Reader {
+  readonly view: DataView;
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly name: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  fail(message: string, key?: string, cause?: unknown): never {
+    const where = key === undefined ? this.name : `${this.name}: ${key}`;
+    throw new FormatError(`${where}: ${message}`, { file: this.name, key, cause });
+  }
+
+  u16(offset: number): number {
+    return this.view.getUint16(offset, true);
+  }
+
+  u32(offset: number): number {
+    return this.view.getUint32(offset, true);
+  }
+
+  u64(offset: number, what: string): number {
+    const value = this.view.getBigUint64(offset, true);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`${what} ${value} is not a usable size`);
+    return Number(value);
+  }
+
+  /** Fails unless `length` bytes at `offset` lie inside the archive. */
+  need(offset: number, length: number, what: string, key?: string): void {
+    if (offset < 0 || offset + length > this.bytes.length) {
+      this.fail(
+        `truncated or corrupt: ${what} at offset ${offset} needs ${length} bytes, the archive has ${this.bytes.length}`,
+        key,
+      );
+    }
+  }
+}
+
+function decodeName(raw: Uint8Array, utf8: boolean, reader: Reader): string {
+  if (utf8) {
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    } catch (cause) {
+      return reader.fail("a member name flagged UTF-8 is not valid UTF-8", undefined, cause);
+    }
+  }
+  let out = "";
+  for (const b of raw) out += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80];
+  return out;
+}
+
+/** Finds the end-of-central-directory record and returns where the central directory is. */
+function findCentralDirectory(r: Reader): { offset: number; size: number; count: number } {
+  const bytes = r.bytes;
+  if (bytes.length < EOCD_SIZE) {
+    const what = bytes.length === 0 ? "an empty file" : `only ${bytes.length} bytes`;
+    r.fail(`not a zip archive: ${what}, an .npz needs at least ${EOCD_SIZE}`);
+  }
+  // The EOCD is the last record; only an archive comment (up to 64 KiB) may follow it.
+  let eocd = -1;
+  const lowest = Math.max(0, bytes.length - EOCD_SIZE - U16_MAX);
+  for (let i = bytes.length - EOCD_SIZE; i >= lowest; i--) {
+    if (
+      bytes[i] === 0x50 &&
+      r.u32(i) === SIG_EOCD &&
+      i + EOCD_SIZE + r.u16(i + 20) === bytes.length
+    ) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) {
+    if (r.u32(0) === SIG_LOCAL) {
+      r.fail("truncated or corrupt zip archive: no end-of-central-directory record at its end");
+    }
+    r.fail(
+      `not a zip archive (an .npz is one): no end-of-central-directory record, the file starts with ${hexStart(bytes)}`,
+    );
+  }
+  if (r.u16(eocd + 4) !== 0 || r.u16(eocd + 6) !== 0)
+    r.fail("multi-disk zip archives are not supported");
+  let count = r.u16(eocd + 10);
+  let size = r.u32(eocd + 12);
+  let offset = r.u32(eocd + 16);
+  const locator = eocd - ZIP64_LOCATOR_SIZE;
+  if (locator >= 0 && r.u32(locator) === SIG_ZIP64_LOCATOR) {
+    const z = r.u64(locator + 8, "zip64 end record offset");
+    r.need(z, ZIP64_EOCD_SIZE, "the zip64 end-of-central-directory record");
+    if (r.u32(z) !== SIG_ZIP64_EOCD) r.fail(`corrupt: no zip64 end record at offset ${z}`);
+    count = r.u64(z + 32, "zip64 entry count");
+    size = r.u64(z + 40, "zip64 central directory size");
+    offset = r.u64(z + 48, "zip64 central directory offset");
+  } else if (count === U16_MAX || size === U32_MAX || offset === U32_MAX) {
+    r.fail("corrupt: the end record points to a zip64 end record that is not there");
+  }
+  r.need(offset, size, "the central directory");
+  if (count * CENTRAL_SIZE > size) {
+    r.fail(`corrupt: ${count} entries cannot fit in a ${size}-byte central directory`);
+  }
+  return { offset, size, count };
+}
+
+function hexStart(bytes: Uint8Array): string {
+  return `0x${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+function readCentralDirectory(r: Reader): { entries: Entry[]; centralOffset: number } {
+  const cd = findCentralDirectory(r);
+  const entries: Entry[] = [];
+  const seen = new Set<string>();
+  let p = cd.offset;
+  const end = cd.offset + cd.size;
+  for (let i = 0; i < cd.count; i++) {
+    if (p + CENTRAL_SIZE > end || r.u32(p) !== SIG_CENTRAL) {
+      r.fail(
+        `corrupt: central directory entry ${i + 1} of ${cd.count} at offset ${p} is not there`,
+      );
+    }
+    const flags = r.u16(p + 8);
+    const method = r.u16(p + 10);
+    const crc = r.u32(p + 16);
+    let compressedSize = r.u32(p + 20);
+    let size = r.u32(p + 24);
+    const nameLength = r.u16(p + 28);
+    const extraLength = r.u16(p + 30);
+    const commentLength = r.u16(p + 32);
+    const disk = r.u16(p + 34);
+    let localOffset = r.u32(p + 42);
+    const recordEnd = p + CENTRAL_SIZE + nameLength + extraLength + commentLength;
+    if (recordEnd > end) r.fail(`corrupt: central directory entry ${i + 1} runs past its end`);
+    const name = decodeName(
+      r.bytes.subarray(p + CENTRAL_SIZE, p + CENTRAL_SIZE + nameLength),
+      (flags & FLAG_UTF8) !== 0,
+      r,
+    );
+    // ZIP64 extra field: only the fields that are 0xFFFFFFFF in the record, in this order.
+    let q = p + CENTRAL_SIZE + nameLength;
+    const extraEnd = q + extraLength;
+    while (q + 4 <= extraEnd) {
+      const id = r.u16(q);
+      const length = r.u16(q + 2);
+      if (q + 4 + length > extraEnd) r.fail("corrupt: an extra field runs past its entry", name);
+      if (id === 0x0001) {
+        let f = q + 4;
+        const take = (what: string): number => {
+          if (f + 8 > q + 4 + length)
+            r.fail(`corrupt: the zip64 extra field lacks the ${what}`, name);
+          const v = r.u64(f, `zip64 ${what}`);
+          f += 8;
+          return v;
+        };
+        if (size === U32_MAX) size = take("uncompressed size");
+        if (compressedSize === U32_MAX) compressedSize = take("compressed size");
+        if (localOffset === U32_MAX) localOffset = take("local header offset");
+      }
+      q += 4 + length;
+    }
+    if (disk !== 0 && disk !== U16_MAX) r.fail("multi-disk zip archives are not supported", name);
+    if (seen.has(name)) r.fail("the archive holds this member twice", name);
+    seen.add(name);
+    const rawName = r.bytes.subarray(p + CENTRAL_SIZE, p + CENTRAL_SIZE + nameLength);
+    entries.push({ name, rawName, flags, method, crc, compressedSize, size, localOffset });
+    p = recordEnd;
+  }
+  return { entries, centralOffset: cd.offset };
+}
+
+/** Where the member's data starts: after its local header's own name and extra field. */
+function dataOffsetOf(r: Reader, entry: Entry, centralOffset: number): number {
+  const p = entry.localOffset;
+  r.need(p, LOCAL_SIZE, "the local header", entry.name);
+  if (r.u32(p) !== SIG_LOCAL) r.fail(`corrupt: no local header at offset ${p}`, entry.name);
+  const method = r.u16(p + 8);
+  if (method !== entry.method) {
+    r.fail(
+      `corrupt: the local header says method ${method}, the central directory ${entry.method}`,
+      entry.name,
+    );
+  }
+  const nameLength = r.u16(p + 26);
+  const extraLength = r.u16(p + 28);
+  r.need(p + LOCAL_SIZE, nameLength, "the local header's name", entry.name);
+  const localName = r.bytes.subarray(p + LOCAL_SIZE, p + LOCAL_SIZE + nameLength);
+  if (!sameBytes(localName, entry.rawName)) {
+    r.fail(`corrupt: the local header at offset ${p} names another member`, entry.name);
+  }
+  const start = p + LOCAL_SIZE + nameLength + extraLength;
+  const end = start + entry.compressedSize;
+  // Member data may not run into the central directory (or past the end of the file).
+  const limit = Math.min(r.bytes.length, centralOffset >= p ? centralOffset : r.bytes.length);
+  if (end > limit) {
+    r.fail(
+      `truncated or corrupt: ${entry.compressedSize} bytes of data at offset ${start} run past offset ${limit}`,
+      entry.name,
+    );
+  }
+  return start;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function inflateMember(r: Reader, entry: Entry, raw: Uint8Array): Uint8Array {
+  if (entry.method === METHOD_STORED) {
+    if (entry.compressedSize !== entry.size) {
+      r.fail(
+        `corrupt: a stored member with compressed size ${entry.compressedSize} and size ${entry.size}`,
+        entry.name,
+      );
+    }
+    return raw;
+  }
+  let out: Uint8Array;
+  try {
+    // One byte more than declared, so a member that inflates to more than it says is caught
+    // after at most that many bytes instead of inflating without bound.
+    out = inflateRawSync(raw, { maxOutputLength: entry.size + 1 });
+  } catch (cause) {
+    const why =
+      cause instanceof RangeError
+        ? `inflates to more than the ${entry.size} bytes it declares`
+        : `cannot be inflated (${cause instanceof Error ? cause.message : String(cause)})`;
+    return r.fail(`corrupt: the deflated data ${why}`, entry.name, cause);
+  }
+  if (out.length !== entry.size) {
+    r.fail(
+      `corrupt: the deflated data inflates to ${out.length} bytes, the archive declares ${entry.size}`,
+      entry.name,
+    );
+  }
+  return out;
+}
+
+/**
+ * Decodes an `.npz` archive into its arrays, keyed by member name without `.npy`, in archive
+ * order. Every member must be a `.npy` file; CRCs are checked; the total uncompressed size the
+ * archive declares may not exceed `maxBytes`. Errors are FormatErrors that start with
+ * `options.name` and the member (`mnist.npz: x_train.npy: ...`).
+ *
+ * @example
+ * const arrays = decodeNpz(await readFile("mnist.npz"), { name: "mnist.npz" });
+ * arrays.get("x_train"); // { dtype: "uint8", shape: [8000, 28, 28], data }
+ */
+export function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions = {}): Map<string, NdArray> {
+  const r = new Reader(bytes, options.name ?? "npz");
+  const maxBytes = options.maxBytes ?? NPZ_DEFAULT_MAX_BYTES;
+  if (!(maxBytes >= 0)) {
+    throw new UsageError(`option maxBytes must be a number >= 0, got ${maxBytes}`, {
+      option: "maxBytes",
+    });
+  }
+  const { entries, centralOffset } = readCentralDirectory(r);
+  let declared = 0;
+  for (const e of entries) {
+    if (e.method !== METHOD_STORED && e.method !== METHOD_DEFLATED) {
+      r.fail(
+        `compression method ${e.method} is not supported; numpy writes 0 (stored) or 8 (deflated)`,
+        e.name,
+      );
+    }
+    if ((e.flags & FLAG_ENCRYPTED) !== 0) r.fail("encrypted members are not supported", e.name);
+    if (!e.name.endsWith(".npy")) {
+      r.fail("member is not a .npy file; an .npz holds only <key>.npy members", e.name);
+    }
+    declared += e.size;
+  }
+  if (declared > maxBytes) {
+    r.fail(
+      `the members declare ${declared} bytes in total, more than the limit of ${maxBytes} (option maxBytes)`,
+    );
+  }
+  const arrays = new Map<string, NdArray>();
+  for (const e of entries) {
+    const start = dataOffsetOf(r, e, centralOffset);
+    const raw = r.bytes.subarray(start, start + e.compressedSize);
+    const data = inflateMember(r, e, raw);
+    const actual = crc32(data) >>> 0;
+    if (actual !== e.crc) {
+      r.fail(`corrupt: CRC-32 is 0x${hex32(actual)}, the archive says 0x${hex32(e.crc)}`, e.name);
+    }
+    const key = e.name.slice(0, -".npy".length);
+    arrays.set(key, decodeNpyWith(data, `${r.name}: ${e.name}`, { mayAlias: data !== raw }));
+  }
+  return arrays;
+}
+
+function hex32(n: number): string {
+  return n.toString(16).padStart(8, "0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** 1980-01-01 00:00:00, the earliest DOS time: a fixed stamp makes equal arrays equal bytes. */
+const DOS_TIME = 0;
+const DOS_DATE = (0 << 9) | (1 << 5) | 1;
+
+interface Pending {
+  readonly name: Uint8Array;
+  readonly utf8: boolean;
+  readonly method: number;
+  readonly crc: number;
+  readonly size: number;
+  /** The member's stored bytes, in pieces (npy header + data when stored). */
+  readonly parts: readonly Uint8Array[];
+  readonly compressedSize: number;
+}
+
+function resolveLevel(options: EncodeNpzOptions): number {
+  const level = options.level ?? NPZ_DEFAULT_LEVEL;
+  if (!Number.isInteger(level) || level < 1 || level > 9) {
+    throw new UsageError(`option level must be an integer from 1 to 9, got ${level}`, {
+      option: "level",
+    });
+  }
+  return level;
+}
+
+/**
+ * Encodes arrays as an `.npz` archive that `np.load(allow_pickle=False)` reads back exactly:
+ * members `<key>.npy`, stored by default (`np.savez`) or deflated with `compress: true`
+ * (`np.savez_compressed`). Keys must be unique and non-empty.
+ *
+ * @example
+ * const bytes = encodeNpz([["x", { dtype: "uint8", shape: [2], data: Uint8Array.of(1, 2) }]]);
+ */
+export function encodeNpz(
+  arrays: Iterable<readonly [string, NdArray]>,
+  options: EncodeNpzOptions = {},
+): Uint8Array {
+  const compress = options.compress ?? false;
+  const level = compress ? resolveLevel(options) : 0;
+  const encoder = new TextEncoder();
+  const pending: Pending[] = [];
+  const keys = new Set<string>();
+  for (const [key, array] of arrays) {
+    if (key === "") throw new ShapeError("npz: an array key may not be empty", { key });
+    if (keys.has(key)) throw new ShapeError(`npz: the key "${key}" is given twice`, { key });
+    keys.add(key);
+    const name = encoder.encode(`${key}.npy`);
+    if (name.length > U16_MAX)
+      throw new ShapeError(`npz: the key "${key.slice(0, 40)}..." is too long`, { key });
+    let header: Uint8Array;
+    try {
+      header = encodeNpyHeader(array);
+    } catch (error) {
+      if (error instanceof ShapeError) {
+        throw new ShapeError(error.message.replace(/^npy:/, `npz: "${key}":`), {
+          key,
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    const data = dataBytesOf(array);
+    const size = header.length + data.length;
+    const crc = crc32(data, crc32(header)) >>> 0;
+    let parts: Uint8Array[];
+    let method = METHOD_STORED;
+    if (compress) {
+      const whole = new Uint8Array(size);
+      whole.set(header, 0);
+      whole.set(data, header.length);
+      parts = [deflateRawSync(whole, { level })];
+      method = METHOD_DEFLATED;
+    } else {
+      parts = [header, data];
+    }
+    const compressedSize = parts.reduce((n, p) => n + p.length, 0);
+    pending.push({
+      name,
+      utf8: /[^\x20-\x7e]/.test(key),
+      method,
+      crc,
+      size,
+      parts,
+      compressedSize,
+    });
+  }
+  let total = EOCD_SIZE;
+  for (const p of pending)
+    total += LOCAL_SIZE + CENTRAL_SIZE + 2 * p.name.length + p.compressedSize;
+  if (total > U32_MAX || pending.length >= U16_MAX) {
+    throw new ShapeError(
+      `npz: ${pending.length} members of ${total} bytes need ZIP64, which this writer does not produce`,
+    );
+  }
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  const offsets: number[] = [];
+  const common = (p: Pending, o: number): void => {
+    // version needed, flags, method, time, date, crc, sizes, name length: shared layout.
+    view.setUint16(o, 20, true);
+    view.setUint16(o + 2, p.utf8 ? FLAG_UTF8 : 0, true);
+    view.setUint16(o + 4, p.method, true);
+    view.setUint16(o + 6, DOS_TIME, true);
+    view.setUint16(o + 8, DOS_DATE, true);
+    view.setUint32(o + 10, p.crc, true);
+    view.setUint32(o + 14, p.compressedSize, true);
+    view.setUint32(o + 18, p.size, true);
+    view.setUint16(o + 22, p.name.length, true);
+    view.setUint16(o + 24, 0, true);
+  };
+  for (const p of pending) {
+    offsets.push(at);
+    view.setUint32(at, SIG_LOCAL, true);
+    common(p, at + 4);
+    out.set(p.name, at + LOCAL_SIZE);
+    at += LOCAL_SIZE + p.name.length;
+    for (const part of p.parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+  }
+  const cdStart = at;
+  pending.forEach((p, i) => {
+    view.setUint32(at, SIG_CENTRAL, true);
+    view.setUint16(at + 4, (3 << 8) | 20, true); // made by: Unix, zip 2.0
+    common(p, at + 6);
+    // comment length, disk, internal attributes stay 0
+    view.setUint32(at + 38, (0o100644 << 16) >>> 0, true); // a regular file, rw-r--r--
+    view.setUint32(at + 42, offsets[i]!, true);
+    out.set(p.name, at + CENTRAL_SIZE);
+    at += CENTRAL_SIZE + p.name.length;
+  });
+  view.setUint32(at, SIG_EOCD, true);
+  view.setUint16(at + 8, pending.length, true);
+  view.setUint16(at + 10, pending.length, true);
+  view.setUint32(at + 12, at - cdStart, true);
+  view.setUint32(at + 16, cdStart, true);
+  return out;
+}
