@@ -42,6 +42,8 @@ Options:
   --data PATH      npz with x_train, y_train, x_test, y_test (default: data/fashion-mnist.npz,
                    built from ${FASHION_DIR} when missing)
   --python PATH    interpreter with torch for the reference (default: ${DEBIAN_PYTHON})
+  --entrypoint P   our entry point to run (default: dist/entrypoint.js; e.g. the packaged
+                   bundle under client/dist/)
   --out PATH       raw results (default: bench-results/bench.json)
   --keep           keep the temporary folder with models and outputs
   -h, --help       show this help
@@ -57,6 +59,7 @@ function resolveOptions(argv) {
       "startup-runs": { type: "string", default: "5" },
       data: { type: "string" },
       python: { type: "string", default: DEBIAN_PYTHON },
+      entrypoint: { type: "string", default: "dist/entrypoint.js" },
       out: { type: "string", default: "bench-results/bench.json" },
       keep: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -81,6 +84,7 @@ function resolveOptions(argv) {
     startupRuns: count("startup-runs", values["startup-runs"]),
     data: values.data === undefined ? undefined : path.resolve(values.data),
     python: values.python,
+    entrypoint: path.resolve(ROOT, values.entrypoint),
     out: path.resolve(ROOT, values.out),
     keep: values.keep,
   };
@@ -254,13 +258,13 @@ async function ensureData(requested) {
 // --- the two implementations ----------------------------------------------------------------
 
 function implementations(env) {
-  const ours = path.join(ROOT, "dist/entrypoint.js");
+  const ours = env.entrypoint;
   const reference = path.join(ROOT, "scripts/bench/reference_torch.py");
   return {
     ours: {
       name: "fedn-tfjs",
       available: existsSync(ours),
-      missing: "dist/entrypoint.js (helper MODEL's drop-in; `npm run build` makes it)",
+      missing: `${path.relative(ROOT, ours)} (the drop-in entry point; \`npm run build\` makes it)`,
       argv: (...args) => [process.execPath, ours, ...args],
       // Asks for the same `bench: train loop <s> s` stderr line as the reference prints.
       env: { ...process.env, FEDN_BENCH_TIMING: "1" },
@@ -383,14 +387,30 @@ async function crossCheck(env, impls, models, results) {
     const out = path.join(env.work, `cross-${validator === impls.ours ? "ours" : "torch"}`);
     const r = await runEntry(env, validator, "validate", model, out);
     const metrics = r.ok ? readJson(out) : undefined;
+    // The trainer's own validation of the same model, from this pair's validate runs.
+    const own = results.runs.find(
+      (x) => x.section === "validate" && x.pair === 0 && x.impl === trainer.name && x.ok,
+    )?.metrics;
+    const deltas = {};
+    for (const key of ["training_loss", "training_accuracy", "test_loss", "test_accuracy"]) {
+      if (typeof metrics?.[key] === "number" && typeof own?.[key] === "number") {
+        deltas[key] = metrics[key] - own[key];
+      }
+    }
     results.runs.push({
       section: "cross",
       impl: validator.name,
       modelBy: trainer.name,
       ...r,
       metrics,
+      deltaFromTrainersValidation: deltas,
     });
-    say(`  cross    ${validator.name} validates ${trainer.name}'s model: ${line(r)}`);
+    const worst = Math.max(...Object.values(deltas).map(Math.abs));
+    const agreement =
+      Object.keys(deltas).length === 0
+        ? ""
+        : `  max |Δ metric| vs ${trainer.name}'s own: ${worst.toExponential(1)}`;
+    say(`  cross    ${validator.name} validates ${trainer.name}'s model: ${line(r)}${agreement}`);
   }
 }
 
@@ -403,7 +423,7 @@ async function startup(env, impls, results) {
   const programs = [
     impls.ours.available && {
       impl: "fedn-tfjs",
-      what: "node dist/entrypoint.js --help",
+      what: `node ${path.relative(ROOT, env.entrypoint)} --help`,
       argv: impls.ours.argv("--help"),
     },
     existsSync(path.join(ROOT, "dist/cli.js")) && {
@@ -500,7 +520,7 @@ async function limitSection(results) {
       summary[impl].restSeconds = rest;
       summary[impl].restPerStepMicros = (rest / steps) * 1e6;
       say(
-        `  ${impl.padEnd(9)} loop ${fmt(loop)} s = ${fmt(gflops, 1)} GFLOP/s; beyond the matMul floor: ${fmt(rest)} s = ${fmt((rest / steps) * 1e6, 0)} µs/step ≈ ${fmt(rest / steps / probe.tinyKernelSeconds, 0)} tiny-kernel dispatches`,
+        `  ${impl.padEnd(9)} loop ${fmt(loop)} s = ${fmt(gflops, 1)} GFLOP/s; beyond the matMul floor: ${fmt(rest)} s = ${fmt((rest / steps) * 1e6, 0)} µs/step, the cost of ≈ ${fmt(rest / steps / probe.tinyKernelSeconds, 0)} tiny-kernel dispatches`,
       );
     }
   }
@@ -598,7 +618,10 @@ async function main() {
     hyperparameters: HYPER,
     targets: TARGETS,
     machine: machineInfo(),
-    ours: { backend: "wasm (single-threaded in Node)", entrypoint: "dist/entrypoint.js" },
+    ours: {
+      backend: "wasm (single-threaded in Node)",
+      entrypoint: path.relative(ROOT, env.entrypoint),
+    },
     torch: env.torch,
     runs: [],
   };
