@@ -42,6 +42,8 @@ Options:
   --data PATH      npz with x_train, y_train, x_test, y_test (default: data/fashion-mnist.npz,
                    built from ${FASHION_DIR} when missing)
   --python PATH    interpreter with torch for the reference (default: ${DEBIAN_PYTHON})
+  --torch-threads N  OMP_NUM_THREADS for the reference (default: torch's own default, which
+                   is what a FEDn client gets)
   --entrypoint P   our entry point to run (default: dist/entrypoint.js; e.g. the packaged
                    bundle under client/dist/)
   --out PATH       raw results (default: bench-results/bench.json)
@@ -60,6 +62,7 @@ function resolveOptions(argv) {
       data: { type: "string" },
       python: { type: "string", default: DEBIAN_PYTHON },
       entrypoint: { type: "string", default: "dist/entrypoint.js" },
+      "torch-threads": { type: "string" },
       out: { type: "string", default: "bench-results/bench.json" },
       keep: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -85,6 +88,10 @@ function resolveOptions(argv) {
     data: values.data === undefined ? undefined : path.resolve(values.data),
     python: values.python,
     entrypoint: path.resolve(ROOT, values.entrypoint),
+    torchThreads:
+      values["torch-threads"] === undefined
+        ? undefined
+        : count("torch-threads", values["torch-threads"]),
     out: path.resolve(ROOT, values.out),
     keep: values.keep,
   };
@@ -204,12 +211,12 @@ function machineInfo() {
 }
 
 /** Torch's version and default threads from the reference interpreter, or why not. */
-function probeTorch(python) {
+function probeTorch(python, env) {
   const code =
     "import json, torch, numpy; print(json.dumps({'torch': torch.__version__, " +
     "'numpy': numpy.__version__, 'threads': torch.get_num_threads(), " +
     "'interop_threads': torch.get_num_interop_threads()}))";
-  const r = spawnSync(python, ["-c", code], { encoding: "utf8" });
+  const r = spawnSync(python, ["-c", code], { encoding: "utf8", env });
   if (r.status === 0) return { ok: true, python, ...JSON.parse(r.stdout) };
   const reason = r.error ? `${python} not found` : (r.stderr.trim().split("\n").at(-1) ?? "");
   return { ok: false, python, reason };
@@ -275,7 +282,7 @@ function implementations(env) {
       missing: `torch for ${env.torch.python} (${env.torch.reason}): apt-get install -y python3-torch`,
       argv: (...args) => [env.torch.python, reference, ...args],
       // Only adds the stderr line with the loop's time; torch keeps its default threads.
-      env: { ...process.env, FEDN_BENCH_TIMING: "1" },
+      env: { ...env.torchEnv, FEDN_BENCH_TIMING: "1" },
     },
   };
 }
@@ -603,11 +610,16 @@ async function main() {
     return 0;
   }
   const started = new Date();
+  const torchEnv = {
+    ...process.env,
+    ...(options.torchThreads === undefined ? {} : { OMP_NUM_THREADS: `${options.torchThreads}` }),
+  };
   const env = {
     ...options,
+    torchEnv,
+    torch: probeTorch(options.python, torchEnv),
     work: mkdtempSync(path.join(os.tmpdir(), "fedn-tfjs-bench-")),
     seq: 0,
-    torch: probeTorch(options.python),
     wrapperPython: wrapperPython(options.python),
   };
   const results = {
