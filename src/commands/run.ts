@@ -1,13 +1,108 @@
-// Stub: replaced by its owner. Kept so src/cli.ts type-checks while the command is written.
+/**
+ * `fedn-tfjs run <entry> -p DIR`: runs one entry point of a compute package exactly as a FEDn
+ * client would and checks what the client reads afterwards. How a developer tests a package
+ * before uploading it.
+ */
+
+import { resolve } from "node:path";
 import { defineCommand } from "../cli/scaffold.js";
 import { UsageError } from "../errors.js";
+import { runEntryPoint } from "../run.js";
+
+/** Parses `--client-settings`: a JSON object, as FEDn's round config holds. */
+function parseClientSettings(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `option --client-settings expects a JSON object: ${(error as Error).message}`,
+      { option: "client_settings", cause: error },
+    );
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new UsageError(
+      `option --client-settings expects a JSON object, found ${JSON.stringify(value)}`,
+      { option: "client_settings" },
+    );
+  }
+  return value as Record<string, unknown>;
+}
 
 export default defineCommand({
   name: "run",
-  describe: "(not implemented yet)",
-  positionals: [],
-  options: {},
-  async run() {
-    throw new UsageError("not implemented yet");
+  describe: "Run an entry point of a compute package as a FEDn client does, and check its output",
+  positionals: [
+    {
+      name: "entry",
+      describe: "Entry point in fedn.yaml: train, validate, predict, startup, build, ...",
+    },
+  ],
+  options: {
+    path: {
+      type: "string",
+      alias: "p",
+      describe: "Package folder (or a .tgz, unpacked to a temporary folder)",
+      default: ".",
+    },
+    input: {
+      type: "string",
+      alias: "i",
+      describe: "Input model (train, validate, predict); FEDn passes a temporary copy",
+    },
+    output: {
+      type: "string",
+      alias: "o",
+      describe: "Output file, created empty first",
+      defaultDescription: "a new temporary file, as FEDn's mkstemp",
+    },
+    client_settings: {
+      type: "string",
+      describe: "JSON object written to <in>-metadata before train (FEDn >= 0.19)",
+      defaultDescription: "{}",
+    },
+    shell: {
+      type: "string",
+      describe: "bash -c as FEDn >= 0.9, or /bin/sh -c as FEDn 0.8",
+      choices: ["bash", "sh"],
+      default: "bash",
+    },
+  },
+  epilog: [
+    "Examples:",
+    "  fedn-tfjs run startup -p client",
+    "  fedn-tfjs run train -p client -i seed.npz -o model.npz",
+    "  fedn-tfjs run validate -p package.tgz -i model.npz",
+  ].join("\n"),
+  async run(args, ctx) {
+    const result = await runEntryPoint({
+      entry: args.entry,
+      path: resolve(ctx.cwd, args.path),
+      input: args.input === undefined ? undefined : resolve(ctx.cwd, args.input),
+      output: args.output === undefined ? undefined : resolve(ctx.cwd, args.output),
+      clientSettings: parseClientSettings(args.client_settings),
+      shell: args.shell === "sh" ? "sh" : "bash",
+      env: ctx.env,
+      stdout: ctx.stdout,
+      stderr: ctx.stderr,
+    });
+    const [shell, flag, line] = result.argv;
+    const seconds = result.seconds.toFixed(2);
+    if (result.exitCode !== 0) {
+      const how =
+        result.exitCode === null
+          ? `was killed by ${result.signal}`
+          : `exited with status ${result.exitCode}`;
+      ctx.stderr.write(
+        `fedn-tfjs run: ${result.entry} ${how} after ${seconds} s: ${shell} ${flag} "${line}"\n`,
+      );
+      return result.exitCode === null ? 1 : result.exitCode;
+    }
+    ctx.stdout.write(
+      `${result.entry}: exit 0 in ${seconds} s: ${shell} ${flag} "${line}" in ${result.dir}\n`,
+    );
+    for (const check of result.checks) ctx.stdout.write(`ok ${check}\n`);
+    return 0;
   },
 });

@@ -1,0 +1,36 @@
+/**
+ * The compute package's `startup` entry point (`node dist/startup.js`): makes sure this client has
+ * data before the first round, and says where it is. See `src/data/client-data.ts`.
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defineCommand } from "../cli/scaffold.js";
+import { DEMO_DATA_NAME, prepareClientData } from "../data/client-data.js";
+
+/** The demo data set sits next to the bundled program (`client/dist/`). */
+function demoPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), DEMO_DATA_NAME);
+}
+
+export default defineCommand({
+  name: "startup",
+  describe:
+    "Check this client's data (FEDN_DATA_PATH, else data/clients/1/mnist.npz), or write demo splits there",
+  positionals: [],
+  options: {
+    data_path: {
+      type: "string",
+      describe: "Data file to check; wins over FEDN_DATA_PATH",
+    },
+  },
+  async run(args, ctx) {
+    const report = await prepareClientData({
+      dataPath: args.data_path,
+      env: ctx.env,
+      cwd: ctx.cwd,
+      demoPath: demoPath(),
+    });
+    for (const line of report.lines) ctx.stdout.write(`${line}\n`);
+    return 0;
+  },
+});

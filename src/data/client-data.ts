@@ -1,0 +1,116 @@
+/**
+ * What the package's `startup` entry point does about data. FEDn runs `startup` once after
+ * unpacking the package, in the package folder, with no arguments; the entry points then read
+ * `FEDN_DATA_PATH`, else `data/clients/1/mnist.npz` in the package folder (FEDn's examples'
+ * default). So startup:
+ * - checks the data file the entry points will read, when it exists, and says what it holds;
+ * - fails, saying what to do, when `FEDN_DATA_PATH` (or `--data_path`) names a missing file:
+ *   a client pointed at its own data must never train on something else;
+ * - otherwise, like FEDn's example `startup` (which downloads MNIST and splits it), writes demo
+ *   splits `data/clients/<i>/mnist.npz` (i = 1..`FEDN_NUM_DATA_SPLITS`, default 2) from the small
+ *   data set shipped in the package, so a fresh package runs out of the box.
+ */
+import { access } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { DataError, IoError } from "../errors.js";
+import { loadNpz } from "../io.js";
+import { formatShape, sizeOf } from "../ndarray.js";
+import { summarizeDataset, toDataset } from "./dataset.js";
+import { saveClientSplits } from "./files.js";
+
+/** Where the entry points look when neither `--data_path` nor `FEDN_DATA_PATH` is given. */
+export const DEFAULT_CLIENT_DATA = "data/clients/1/mnist.npz";
+/** Splits of the demo data when `FEDN_NUM_DATA_SPLITS` is unset, as FEDn's examples. */
+export const DEFAULT_DEMO_SPLITS = 2;
+/** File name of the demo data set shipped next to the bundled startup program. */
+export const DEMO_DATA_NAME = "demo-mnist.npz";
+
+/** Options of `prepareClientData`. */
+export interface ClientDataOptions {
+  /** `--data_path`, which wins over the environment. */
+  dataPath?: string | undefined;
+  /** The environment (`FEDN_DATA_PATH`, `FEDN_NUM_DATA_SPLITS`). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The package folder (FEDn runs startup there). */
+  cwd: string;
+  /** The shipped demo data set; none when undefined. */
+  demoPath?: string | undefined;
+}
+
+/** What `prepareClientData` found or did, as lines for the log. */
+export interface ClientDataReport {
+  /** The data file the entry points will read. */
+  path: string;
+  /** Whether demo splits were written. */
+  created: boolean;
+  lines: string[];
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Loads a data file and checks the layout the MNIST model needs: 784 pixels per image. */
+async function describeDataFile(path: string): Promise<string> {
+  const dataset = toDataset(await loadNpz(path), path);
+  const summary = summarizeDataset(dataset);
+  if (sizeOf(summary.imageShape) !== 784) {
+    throw new DataError(
+      `${path}: images have shape ${formatShape(summary.imageShape)}; the MNIST model needs 784 pixels (28, 28)`,
+      { file: path, key: "x_train" },
+    );
+  }
+  return `${summary.train} train and ${summary.test} test images`;
+}
+
+function demoSplits(env: Readonly<Record<string, string | undefined>>): number {
+  const raw = env.FEDN_NUM_DATA_SPLITS;
+  if (raw === undefined || raw === "") return DEFAULT_DEMO_SPLITS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new DataError(`FEDN_NUM_DATA_SPLITS must be a positive integer, found "${raw}"`);
+  }
+  return n;
+}
+
+/** Finds, checks or creates this client's data (see the module comment). */
+export async function prepareClientData(options: ClientDataOptions): Promise<ClientDataReport> {
+  const fromEnv = options.env.FEDN_DATA_PATH === "" ? undefined : options.env.FEDN_DATA_PATH;
+  const explicit = options.dataPath ?? fromEnv;
+  const source = options.dataPath !== undefined ? "--data_path" : "FEDN_DATA_PATH";
+  const path = resolve(options.cwd, explicit ?? DEFAULT_CLIENT_DATA);
+  if (await exists(path)) {
+    const what = await describeDataFile(path);
+    const how = explicit === undefined ? "the default path" : source;
+    return { path, created: false, lines: [`data: ${path} (${how}): ${what}`] };
+  }
+  if (explicit !== undefined) {
+    throw new IoError(
+      `${source} names ${path}, which does not exist: put this client's data there (an npz with x_train, y_train, x_test, y_test) or fix ${source}`,
+      { file: path },
+    );
+  }
+  if (options.demoPath === undefined || !(await exists(options.demoPath))) {
+    throw new IoError(
+      `no data at ${path} and no demo data in the package: set FEDN_DATA_PATH to this client's mnist.npz (see \`fedn-tfjs data --clients N\`)`,
+      { file: path },
+    );
+  }
+  const parts = demoSplits(options.env);
+  const dataset = toDataset(await loadNpz(options.demoPath), options.demoPath);
+  const paths = await saveClientSplits(dataset, parts, join(options.cwd, "data", "clients"));
+  const what = await describeDataFile(path);
+  return {
+    path,
+    created: true,
+    lines: [
+      `data: no FEDN_DATA_PATH and nothing at ${path}: wrote ${paths.length} demo split(s) of the packaged MNIST digits to ${join(options.cwd, "data", "clients")}/<1..${paths.length}>/mnist.npz`,
+      `data: ${path}: ${what}; set FEDN_DATA_PATH to use another file`,
+    ],
+  };
+}

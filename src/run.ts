@@ -1,0 +1,367 @@
+/**
+ * Runs one entry point of a compute package the way a FEDn client does, then checks what the
+ * client would read. FEDn (`fedn/utils/dispatcher.py`, `fedn/network/clients/client_v2.py`):
+ * - finds the first folder that holds `fedn.yaml` (after unpacking a `.tgz`) and runs there;
+ * - builds `"<command> <args joined by single spaces>"` and runs it with `bash -c` (FEDn 0.8:
+ *   `/bin/sh -c`), the client's whole environment inherited;
+ * - `train <in> <out>`: `in` is a fresh `mkstemp` copy of the global model with suffix `.npz`,
+ *   `<in>-metadata` holds the round's client settings (`{}` when none, FEDn ≥ 0.19), `out` an
+ *   empty `mkstemp` file with suffix `.npz`; afterwards it reads `out` and `<out>-metadata`;
+ * - `validate`/`predict <in> <out>`: the same, but `out` has no suffix and holds JSON;
+ * - `startup` and `build` get no arguments; a non-zero exit status is a failure.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFile, mkdtemp, open, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { extract } from "tar";
+import { DataError, FormatError, IoError, ShapeError, UsageError } from "./errors.js";
+import { formatShape, type NdArray } from "./ndarray.js";
+import { decodeModel } from "./numpyhelper.js";
+import { findPackage, loadPackageConfig } from "./package/config.js";
+
+/** Entry points that get `<in> <out>` and whose output FEDn reads. */
+const MODEL_ENTRIES = ["train", "validate", "predict"] as const;
+type ModelEntry = (typeof MODEL_ENTRIES)[number];
+
+function isModelEntry(entry: string): entry is ModelEntry {
+  return (MODEL_ENTRIES as readonly string[]).includes(entry);
+}
+
+/** A sink for the entry point's output (a stream, or a recorder in tests). */
+export interface Writer {
+  write(text: string): unknown;
+}
+
+/** Options of `runEntryPoint`. */
+export interface RunOptions {
+  /** Entry point name in `fedn.yaml`: `train`, `validate`, `predict`, `startup`, `build`, ... */
+  entry: string;
+  /** Package folder, or a `.tgz` (unpacked to a temporary folder first). */
+  path: string;
+  /** Input model (train/validate/predict); copied to a temporary `.npz` as FEDn does. */
+  input?: string | undefined;
+  /** Output file; created empty before the run. @default a fresh temporary file */
+  output?: string | undefined;
+  /** Client settings written to `<in>-metadata` before `train`. @default {} */
+  clientSettings?: Readonly<Record<string, unknown>> | undefined;
+  /** `bash` as FEDn ≥ 0.9 (`bash -c`), or `sh` as FEDn 0.8 (`/bin/sh -c`). @default "bash" */
+  shell?: "bash" | "sh" | undefined;
+  /** The environment the command inherits. @default {} */
+  env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** Receives the command's stdout. @default discarded */
+  stdout?: Writer | undefined;
+  /** Receives the command's stderr. @default discarded */
+  stderr?: Writer | undefined;
+}
+
+/** What a run did and found. */
+export interface RunResult {
+  entry: string;
+  /** The package folder the command ran in (inside the temporary folder for a `.tgz`). */
+  dir: string;
+  /** The shell and the command line, as run: `["bash", "-c", "node dist/entrypoint.js train a b"]`. */
+  argv: string[];
+  /** Exit status; `null` when a signal ended the command. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Wall-clock seconds of the command. */
+  seconds: number;
+  /** The output file (train/validate/predict). */
+  output: string | undefined;
+  /** One line per check passed, e.g. `model: 6 arrays, shapes match the input`. */
+  checks: string[];
+}
+
+/** `tempfile.mkstemp(suffix)`: a new empty file with a random name in the temporary folder. */
+export async function makeTempFile(suffix = ""): Promise<string> {
+  for (;;) {
+    const path = join(tmpdir(), `tmp${randomBytes(6).toString("hex")}${suffix}`);
+    try {
+      const handle = await open(path, "wx", 0o600);
+      await handle.close();
+      return path;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+}
+
+/** Validates and defaults the options, once. */
+function resolveRunOptions(options: RunOptions) {
+  const entry = options.entry;
+  const model = isModelEntry(entry);
+  if (model && options.input === undefined) {
+    throw new UsageError(`entry point "${entry}" needs an input model (-i)`, { option: "input" });
+  }
+  if (!model && (options.input !== undefined || options.output !== undefined)) {
+    throw new UsageError(
+      `entry point "${entry}" takes no arguments from FEDn; -i and -o are for train, validate and predict`,
+      { option: options.input !== undefined ? "input" : "output" },
+    );
+  }
+  if (options.clientSettings !== undefined && entry !== "train") {
+    throw new UsageError("client settings reach only train (as <in>-metadata)", {
+      option: "client_settings",
+    });
+  }
+  const shell = options.shell ?? "bash";
+  return {
+    entry,
+    model,
+    path: resolve(options.path),
+    input: options.input === undefined ? undefined : resolve(options.input),
+    output: options.output === undefined ? undefined : resolve(options.output),
+    clientSettings: options.clientSettings ?? {},
+    shellArgv: shell === "sh" ? ["/bin/sh", "-c"] : ["bash", "-c"],
+    env: options.env ?? {},
+  };
+}
+
+async function isFile(path: string): Promise<boolean> {
+  const s = await stat(path).catch(() => undefined);
+  return s?.isFile() === true;
+}
+
+/** Unpacks a gzip tarball into a fresh temporary folder and returns the folder. */
+async function unpack(archive: string): Promise<string> {
+  if (!/\.(tgz|tar\.gz)$/.test(archive)) {
+    throw new UsageError(`${archive}: expected a package folder or a .tgz archive`, {
+      option: "path",
+      file: archive,
+    });
+  }
+  const dir = await mkdtemp(join(tmpdir(), "fedn-tfjs-package-"));
+  try {
+    await extract({ file: archive, cwd: dir, strict: true });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw new FormatError(`${archive}: not a readable gzip tarball (${(error as Error).message})`, {
+      file: archive,
+      cause: error,
+    });
+  }
+  return dir;
+}
+
+/** Runs `argv` in `cwd`, forwarding its output; resolves with its status and duration. */
+function execute(
+  argv: string[],
+  cwd: string,
+  env: Readonly<Record<string, string | undefined>>,
+  stdout: Writer | undefined,
+  stderr: Writer | undefined,
+): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; seconds: number }> {
+  const [file, ...args] = argv as [string, ...string[]];
+  const start = performance.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(file, args, { cwd, env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout.setEncoding("utf8").on("data", (s: string) => stdout?.write(s));
+    child.stderr.setEncoding("utf8").on("data", (s: string) => stderr?.write(s));
+    child.on("error", (error) =>
+      reject(new IoError(`cannot start ${file}: ${error.message}`, { cause: error })),
+    );
+    child.on("close", (exitCode, signal) =>
+      resolvePromise({ exitCode, signal, seconds: (performance.now() - start) / 1000 }),
+    );
+  });
+}
+
+async function readJsonObject(path: string, what: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new IoError(`${what} ${path} cannot be read: ${(error as Error).message}`, {
+      file: path,
+      cause: error,
+    });
+  }
+  if (text.trim() === "") {
+    throw new FormatError(`${what} ${path} is empty; expected a JSON object`, { file: path });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new FormatError(`${what} ${path} is not JSON: ${(error as Error).message}`, {
+      file: path,
+      cause: error,
+    });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const found = Array.isArray(value) ? "a list" : JSON.stringify(value);
+    throw new FormatError(`${what} ${path} must be a JSON object, found ${found}`, {
+      file: path,
+    });
+  }
+  return value as Record<string, unknown>;
+}
+
+async function readModel(path: string, what: string): Promise<NdArray[]> {
+  const bytes = await readFile(path).catch((error: Error) => {
+    throw new IoError(`${what} ${path} cannot be read: ${error.message}`, {
+      file: path,
+      cause: error,
+    });
+  });
+  if (bytes.length === 0) {
+    throw new FormatError(`${what} ${path} is empty: the entry point did not write it`, {
+      file: path,
+    });
+  }
+  return decodeModel(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), {
+    name: path,
+  });
+}
+
+/** Checks what FEDn's client reads after `train`; returns the lines to report. */
+export async function checkTrainOutput(input: string, output: string): Promise<string[]> {
+  const before = await readModel(input, "input model");
+  const after = await readModel(output, "output model");
+  if (after.length !== before.length) {
+    throw new ShapeError(
+      `output model ${output} has ${after.length} arrays; the input model has ${before.length}`,
+      { file: output },
+    );
+  }
+  after.forEach((a, i) => {
+    const b = before[i] as NdArray;
+    if (formatShape(a.shape) !== formatShape(b.shape)) {
+      throw new ShapeError(
+        `output model ${output}: array "${i}" has shape ${formatShape(a.shape)}; the input has ${formatShape(b.shape)}`,
+        { file: output, key: String(i) },
+      );
+    }
+    if (a.dtype === "float32" || a.dtype === "float64") {
+      const bad = (a.data as Float32Array | Float64Array).findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        throw new DataError(
+          `output model ${output}: array "${i}" holds a non-finite value at element ${bad}; it would poison the global model`,
+          { file: output, key: String(i) },
+        );
+      }
+    }
+  });
+  const metaPath = `${output}-metadata`;
+  if (!(await isFile(metaPath))) {
+    throw new IoError(
+      `train did not write ${metaPath}: FEDn reads the training metadata (num_examples) from it`,
+      { file: metaPath },
+    );
+  }
+  const metadata = await readJsonObject(metaPath, "training metadata");
+  const n = metadata.num_examples;
+  if (typeof n !== "number" || !Number.isFinite(n) || n <= 0) {
+    throw new DataError(
+      `training metadata ${metaPath}: "num_examples" must be a positive number (FedAvg weights each update by it), found ${n === undefined ? "nothing" : JSON.stringify(n)}`,
+      { file: metaPath, key: "num_examples" },
+    );
+  }
+  const nested = Object.keys(metadata).filter(
+    (k) => typeof metadata[k] === "object" && metadata[k] !== null,
+  );
+  if (nested.length > 0) {
+    throw new DataError(
+      `training metadata ${metaPath} must be a flat JSON object; ${nested.map((k) => `"${k}"`).join(", ")} ${nested.length > 1 ? "are" : "is"} nested`,
+      { file: metaPath, key: nested[0] },
+    );
+  }
+  const dtypes = [...new Set(after.map((a) => a.dtype))].join("/");
+  return [
+    `model ${output}: ${after.length} ${dtypes} arrays, shapes match the input`,
+    `metadata ${metaPath}: ${JSON.stringify(metadata)}`,
+  ];
+}
+
+/** Checks a validate output: a JSON object of numbers. */
+export async function checkValidateOutput(output: string): Promise<string[]> {
+  const metrics = await readJsonObject(output, "validation output");
+  for (const [key, value] of Object.entries(metrics)) {
+    if (typeof value !== "number") {
+      throw new DataError(
+        `validation output ${output}: "${key}" is ${JSON.stringify(value)}; expected a number`,
+        { file: output, key },
+      );
+    }
+  }
+  return [`metrics ${output}: ${JSON.stringify(metrics)}`];
+}
+
+/** Checks a predict output: a JSON object. */
+export async function checkPredictOutput(output: string): Promise<string[]> {
+  const prediction = await readJsonObject(output, "prediction output");
+  const keys = Object.keys(prediction);
+  return [`prediction ${output}: a JSON object with ${keys.length} key(s) ${keys.join(", ")}`];
+}
+
+/**
+ * Runs one entry point as FEDn's client does (see the module comment) and checks its outputs.
+ * Resolves with the result when the command exits 0 and the outputs are what FEDn reads; a
+ * non-zero exit resolves too (with `exitCode`), so callers can report it; bad outputs throw.
+ *
+ * @example await runEntryPoint({ entry: "train", path: "client", input: "seed.npz", env: process.env })
+ */
+export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
+  const o = resolveRunOptions(options);
+  const archive = await isFile(o.path);
+  const root = archive ? await unpack(o.path) : o.path;
+  const temps: string[] = [];
+  try {
+    const location = await findPackage(root);
+    const config = await loadPackageConfig(location.file);
+    const command = config.entryPoints[o.entry];
+    if (command === undefined) {
+      const names = Object.keys(config.entryPoints).join(", ") || "none";
+      throw new FormatError(
+        `${location.file} has no entry point "${o.entry}"; it defines ${names}`,
+        { file: location.file, key: `entry_points.${o.entry}` },
+      );
+    }
+    const args: string[] = [];
+    let output: string | undefined;
+    if (o.model && o.input !== undefined) {
+      if (!(await isFile(o.input))) {
+        throw new IoError(`input model ${o.input} does not exist`, {
+          file: o.input,
+          option: "input",
+        });
+      }
+      const inPath = await makeTempFile(".npz");
+      temps.push(inPath);
+      await copyFile(o.input, inPath);
+      if (o.entry === "train") {
+        temps.push(`${inPath}-metadata`);
+        await writeFile(`${inPath}-metadata`, JSON.stringify(o.clientSettings));
+      }
+      if (o.output === undefined) {
+        output = await makeTempFile(o.entry === "train" ? ".npz" : "");
+      } else {
+        output = o.output;
+        await writeFile(output, "");
+        // A stale metadata file from an earlier run must not pass for this run's.
+        if (o.entry === "train") await unlink(`${output}-metadata`).catch(() => undefined);
+      }
+      args.push(inPath, output);
+    }
+    const argv = [...o.shellArgv, `${command} ${args.join(" ")}`];
+    const run = await execute(argv, location.dir, o.env, options.stdout, options.stderr);
+    const result: RunResult = {
+      entry: o.entry,
+      dir: location.dir,
+      argv,
+      ...run,
+      output,
+      checks: [],
+    };
+    if (run.exitCode !== 0 || output === undefined || o.input === undefined) return result;
+    if (o.entry === "train") result.checks = await checkTrainOutput(o.input, output);
+    else if (o.entry === "validate") result.checks = await checkValidateOutput(output);
+    else result.checks = await checkPredictOutput(output);
+    return result;
+  } finally {
+    for (const t of temps) await rm(t, { force: true });
+    if (archive) await rm(root, { recursive: true, force: true });
+  }
+}
