@@ -24,8 +24,12 @@ metrics. What differs, and why:
 - `init_seed` takes `--seed` (torch.manual_seed) so the benchmark can make the same seed model
   for both implementations.
 
-Kept on purpose: `_load_model` calls `model.eval()` and `train` never switches back, so the
-tutorial trains with dropout inactive. Threads are torch's default (what a FEDn client gets);
+- The tutorial's `_load_model` also calls `model.eval()` and `train` never switches back, so it
+  would train with dropout switched off. FEDn's maintained example (examples/mnist-pytorch,
+  `load_parameters`) fixed that by calling `eval()` in `validate` only; this script does the
+  same, so training uses dropout(0.5) as the model defines (and as fedn-tfjs does).
+
+Threads are torch's default (what a FEDn client gets);
 set OMP_NUM_THREADS / torch.set_num_threads from outside to change that.
 
 Run with Debian's interpreter: `/usr/bin/python3 scripts/bench/reference_torch.py --help`.
@@ -137,7 +141,6 @@ def _load_model(model_path):
         (k, torch.tensor(w)) for k, w in zip(keys, weights_np)
     )
     model.load_state_dict(weights)
-    model.eval()
     return model
 
 
@@ -204,6 +207,7 @@ def validate(in_model_path, out_json_path, data_path=None):
 
     # Load model
     model = _load_model(in_model_path)
+    model.eval()
 
     # Evaluate
     criterion = torch.nn.NLLLoss()
