@@ -1,0 +1,149 @@
+/**
+ * Picks the TensorFlow.js backend at run time: tfjs-node when it loads (an optional dependency
+ * that needs a native libtensorflow download, so it is often absent), else the wasm backend with
+ * SIMD, else the pure-JS cpu backend. Nothing happens at import: backends are imported inside
+ * `selectBackend`, so merely importing the library costs nothing and prints nothing.
+ */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs-core";
+import { UsageError } from "./errors.js";
+
+/** What `--backend` / `FEDN_TFJS_BACKEND` accept. `node` is an alias of `tensorflow`. */
+export const BACKEND_CHOICES = ["auto", "tensorflow", "node", "wasm", "cpu"] as const;
+export type BackendRequest = (typeof BACKEND_CHOICES)[number];
+
+/** The backend in use and how it was set up, as logged. */
+export interface BackendChoice {
+  /** TF.js's own name: `tensorflow` (tfjs-node), `wasm` or `cpu`. */
+  readonly name: "tensorflow" | "wasm" | "cpu";
+  /** For the log line: `wasm (simd, 1 thread)`. */
+  readonly description: string;
+}
+
+export interface SelectBackendOptions {
+  /** `--backend`; wins over the environment. */
+  readonly backend?: string | undefined;
+  /** Where `FEDN_TFJS_BACKEND` is read from. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Receives the one log line (the CLI passes stderr). */
+  readonly log?: (line: string) => void;
+}
+
+let selected: BackendChoice | undefined;
+
+// A variable specifier keeps TypeScript and esbuild from resolving a package that is usually
+// not installed; a static import would fail the build or the bundle.
+const TFJS_NODE = "@tensorflow/tfjs-node";
+
+async function tryNode(): Promise<BackendChoice | string> {
+  try {
+    await import(TFJS_NODE);
+    if (await tf.setBackend("tensorflow")) {
+      return { name: "tensorflow", description: "tensorflow (tfjs-node, native)" };
+    }
+    return "tfjs-node loaded but its backend did not initialise";
+  } catch (error) {
+    return `tfjs-node is not available (${firstLine(error)})`;
+  }
+}
+
+/** The folder of this module: in a bundle, the `.wasm` files are copied next to it. */
+function moduleDir(): string | undefined {
+  try {
+    return dirname(fileURLToPath(import.meta.url));
+  } catch {
+    return undefined;
+  }
+}
+
+async function tryWasm(): Promise<BackendChoice | string> {
+  try {
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    const here = moduleDir();
+    // Bundled by esbuild, the backend cannot find its own package folder; point it at ours.
+    if (here !== undefined && existsSync(join(here, "tfjs-backend-wasm-simd.wasm"))) {
+      wasm.setWasmPaths(`${here}/`);
+    }
+    // tf.getBackend() can still say "wasm" after a failed initialisation: trust only this.
+    if (!(await tf.setBackend("wasm"))) return "the wasm backend did not initialise";
+    const simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) === true;
+    const threads = wasm.getThreadsCount();
+    const description = `wasm (${simd ? "simd" : "no simd"}, ${threads} thread${threads === 1 ? "" : "s"})`;
+    return { name: "wasm", description };
+  } catch (error) {
+    return `the wasm backend failed (${firstLine(error)})`;
+  }
+}
+
+async function tryCpu(): Promise<BackendChoice | string> {
+  try {
+    await import("@tensorflow/tfjs-backend-cpu");
+    if (await tf.setBackend("cpu")) return { name: "cpu", description: "cpu (pure JavaScript)" };
+    return "the cpu backend did not initialise";
+  } catch (error) {
+    return `the cpu backend failed (${firstLine(error)})`;
+  }
+}
+
+function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n")[0] ?? text;
+}
+
+/** Reads `--backend` then `FEDN_TFJS_BACKEND`; checks the value and names where it came from. */
+export function resolveBackendRequest(
+  backend: string | undefined,
+  env: Readonly<Record<string, string | undefined>> = {},
+): BackendRequest {
+  const fromEnv = env.FEDN_TFJS_BACKEND;
+  const value = backend ?? (fromEnv === "" ? undefined : fromEnv) ?? "auto";
+  if (!(BACKEND_CHOICES as readonly string[]).includes(value)) {
+    const source = backend === undefined ? "environment variable FEDN_TFJS_BACKEND" : "--backend";
+    throw new UsageError(
+      `${source} must be one of ${BACKEND_CHOICES.join(", ")}; found "${value}"`,
+      backend === undefined ? {} : { option: "backend" },
+    );
+  }
+  return value as BackendRequest;
+}
+
+/**
+ * Selects and initialises the backend once per process and logs the choice once. `auto` tries
+ * tfjs-node, wasm, cpu in that order; a named backend that fails is a `UsageError` (the user asked
+ * for something this machine cannot do), never a silent fallback.
+ */
+export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendChoice> {
+  const request = resolveBackendRequest(options.backend, options.env);
+  if (selected !== undefined && (request === "auto" || sameBackend(request, selected))) {
+    return selected;
+  }
+  const attempts: Record<string, () => Promise<BackendChoice | string>> = {
+    tensorflow: tryNode,
+    node: tryNode,
+    wasm: tryWasm,
+    cpu: tryCpu,
+  };
+  const order = request === "auto" ? [tryNode, tryWasm, tryCpu] : [attempts[request]!];
+  const failures: string[] = [];
+  for (const attempt of order) {
+    const result = await attempt();
+    if (typeof result !== "string") {
+      selected = result;
+      options.log?.(`fedn-tfjs: backend ${result.description}`);
+      return result;
+    }
+    failures.push(result);
+  }
+  throw new UsageError(
+    request === "auto"
+      ? `no TensorFlow.js backend could start: ${failures.join("; ")}`
+      : `backend "${request}" was asked for but cannot start: ${failures.join("; ")}`,
+    { option: "backend" },
+  );
+}
+
+function sameBackend(request: BackendRequest, choice: BackendChoice): boolean {
+  return request === choice.name || (request === "node" && choice.name === "tensorflow");
+}

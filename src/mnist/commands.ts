@@ -1,0 +1,262 @@
+/**
+ * The drop-in for FEDn's PyTorch `entrypoint.py`: `init_seed`, `train`, `validate`, `predict`, as
+ * command objects (plain data) that `src/entrypoint.ts` runs and the `fedn-tfjs` bin can mount.
+ * Each reads and writes files through `src/io.ts` (atomic writes, so the empty output files FEDn
+ * pre-creates are replaced whole or not at all) and does its work through the library.
+ */
+import { resolve } from "node:path";
+import { selectBackend } from "../backend.js";
+import { type CliContext, defineCommand, type Program } from "../cli/scaffold.js";
+import {
+  loadMetadata,
+  loadModel,
+  loadNpz,
+  saveJson,
+  saveMetadata,
+  saveMetrics,
+  saveModel,
+} from "../io.js";
+import { createProgressBar } from "../progress.js";
+import { VERSION } from "../version.js";
+import { loadMnistData, type SplitName } from "./data.js";
+import { type DenseStackSpec, fromPytorch, MNIST_SPEC, toPytorch } from "./layout.js";
+import { createDenseModel, type DenseModel, initDenseWeights, readDenseWeights } from "./model.js";
+import { resolveDataPath, resolveSeed, resolveTrainOptions, TRAIN_DEFAULTS } from "./options.js";
+import { createRandom, randomSeed } from "./random.js";
+import { evaluateModel, predictClasses, trainModel } from "./train.js";
+
+const BACKEND_OPTION = {
+  type: "string",
+  describe: "TensorFlow.js backend (auto tries tensorflow, then wasm, then cpu)",
+  choices: ["auto", "tensorflow", "node", "wasm", "cpu"],
+  defaultDescription: "$FEDN_TFJS_BACKEND or auto",
+} as const;
+
+const DATA_OPTION = {
+  type: "string",
+  describe: "The .npz data file (x_train, y_train, x_test, y_test)",
+  defaultDescription: "$FEDN_DATA_PATH or data/clients/1/mnist.npz",
+} as const;
+
+/** How Python prints a float: `repr`, which always shows a decimal point or exponent. */
+function pythonFloat(value: number): string {
+  const text = String(value);
+  if (!Number.isFinite(value)) return value > 0 ? "inf" : Number.isNaN(value) ? "nan" : "-inf";
+  if (/[.e]/.test(text)) return text.replace(/e([+-])(\d)$/, "e$10$2");
+  return `${text}.0`;
+}
+
+/** The Python package's log line; the loss is a float32 (`loss.item()`), printed as Python does. */
+export function formatTrainLog(
+  epoch: number,
+  epochs: number,
+  batch: number,
+  batches: number,
+  loss: number,
+): string {
+  return `Epoch ${epoch}/${epochs - 1} | Batch: ${batch}/${batches - 1} | Loss: ${pythonFloat(Math.fround(loss))}`;
+}
+
+async function loadWeightsInto(path: string, spec: DenseStackSpec): Promise<DenseModel> {
+  const weights = fromPytorch(await loadModel(path), spec, { file: path });
+  return createDenseModel(weights, spec);
+}
+
+async function loadData(path: string, splits: readonly SplitName[], ctx: CliContext) {
+  const data = loadMnistData(await loadNpz(path), { file: path, splits });
+  for (const warning of data.warnings) ctx.stderr.write(`warning: ${warning}\n`);
+  return data;
+}
+
+const log = (ctx: CliContext) => (line: string) => ctx.stderr.write(`${line}\n`);
+
+export const initSeedCommand = defineCommand({
+  name: "init_seed",
+  describe: "Write a freshly initialised model (PyTorch's default Linear initialisation)",
+  positionals: [
+    { name: "out_path", describe: "Where to write the seed model", default: "seed.npz" },
+  ],
+  options: {
+    seed: {
+      type: "number",
+      describe: "Seed for a reproducible model",
+      defaultDescription: "random",
+    },
+  },
+  async run(args, ctx) {
+    const seed = resolveSeed(args.seed) ?? randomSeed();
+    const weights = initDenseWeights(MNIST_SPEC, createRandom(seed));
+    await saveModel(toPytorch(weights), resolve(ctx.cwd, args.out_path));
+    return 0;
+  },
+});
+
+export const trainCommand = defineCommand({
+  name: "train",
+  describe: "Train the model on the local training split and write the update and its metadata",
+  positionals: [
+    { name: "in_model_path", describe: "The model to start from (.npz)" },
+    { name: "out_model_path", describe: "Where to write the trained model (.npz)" },
+  ],
+  options: {
+    data_path: DATA_OPTION,
+    batch_size: {
+      type: "number",
+      describe: "Samples per SGD step",
+      defaultDescription: `client_settings batch_size or ${TRAIN_DEFAULTS.batchSize}`,
+    },
+    epochs: {
+      type: "number",
+      describe: "Passes over the training split",
+      defaultDescription: `client_settings epochs or ${TRAIN_DEFAULTS.epochs}`,
+    },
+    lr: {
+      type: "number",
+      describe: "SGD learning rate",
+      defaultDescription: `client_settings learning_rate/lr or ${TRAIN_DEFAULTS.lr}`,
+    },
+    seed: {
+      type: "number",
+      describe: "Seed for dropout (and shuffling)",
+      defaultDescription: "random",
+    },
+    shuffle: {
+      type: "boolean",
+      describe: "Shuffle the samples every epoch (the PyTorch package does not)",
+      defaultDescription: "false",
+    },
+    backend: BACKEND_OPTION,
+  },
+  async run(args, ctx) {
+    const inPath = resolve(ctx.cwd, args.in_model_path);
+    const outPath = resolve(ctx.cwd, args.out_model_path);
+    const metadataPath = `${inPath}-metadata`;
+    const options = resolveTrainOptions(args, {
+      env: ctx.env,
+      cwd: ctx.cwd,
+      metadata: await loadMetadata(inPath),
+      metadataPath,
+    });
+    await selectBackend({ backend: options.backend, log: log(ctx) });
+    const model = await loadWeightsInto(inPath, MNIST_SPEC);
+    try {
+      const { train } = await loadData(options.dataPath, ["train"], ctx);
+      const set = train!;
+      const bar = createProgressBar(ctx.stderr);
+      const total = set.count * options.epochs;
+      let lastLoss: number | undefined;
+      const result = trainModel(model, set, {
+        batchSize: options.batchSize,
+        epochs: options.epochs,
+        lr: options.lr,
+        seed: options.seed,
+        shuffle: options.shuffle,
+        onBatch: (p) => {
+          if (p.loss !== undefined) {
+            lastLoss = p.loss;
+            if (p.batch % 100 === 0) {
+              bar.finish();
+              ctx.stdout.write(
+                `${formatTrainLog(p.epoch, p.epochs, p.batch, p.batches, p.loss)}\n`,
+              );
+            }
+          }
+          bar.update(
+            {
+              label: `epoch ${p.epoch + 1}/${p.epochs}`,
+              done: p.epoch * set.count + p.samples,
+              total,
+              loss: lastLoss,
+            },
+            p.batch === p.batches - 1,
+          );
+        },
+      });
+      bar.finish();
+      await saveModel(toPytorch(readDenseWeights(model)), outPath);
+      await saveMetadata(
+        {
+          num_examples: result.numExamples,
+          batch_size: options.batchSize,
+          epochs: options.epochs,
+          lr: options.lr,
+        },
+        outPath,
+      );
+    } finally {
+      model.dispose();
+    }
+    return 0;
+  },
+});
+
+export const validateCommand = defineCommand({
+  name: "validate",
+  describe: "Write training/test loss and accuracy of a model as JSON",
+  positionals: [
+    { name: "in_model_path", describe: "The model to validate (.npz)" },
+    { name: "out_json_path", describe: "Where to write the metrics (JSON)" },
+  ],
+  options: { data_path: DATA_OPTION, backend: BACKEND_OPTION },
+  async run(args, ctx) {
+    const inPath = resolve(ctx.cwd, args.in_model_path);
+    const outPath = resolve(ctx.cwd, args.out_json_path);
+    const dataPath = resolveDataPath(args.data_path, ctx);
+    await selectBackend({ backend: args.backend, env: ctx.env, log: log(ctx) });
+    const model = await loadWeightsInto(inPath, MNIST_SPEC);
+    try {
+      const { train, test } = await loadData(dataPath, ["train", "test"], ctx);
+      const trained = evaluateModel(model, train!);
+      const tested = evaluateModel(model, test!);
+      await saveMetrics(
+        {
+          training_loss: trained.loss,
+          training_accuracy: trained.accuracy,
+          test_loss: tested.loss,
+          test_accuracy: tested.accuracy,
+        },
+        outPath,
+      );
+    } finally {
+      model.dispose();
+    }
+    return 0;
+  },
+});
+
+export const predictCommand = defineCommand({
+  name: "predict",
+  describe: "Write the predicted class of every test sample as JSON",
+  positionals: [
+    { name: "in_model_path", describe: "The model to predict with (.npz)" },
+    { name: "out_json_path", describe: "Where to write the predictions (JSON)" },
+  ],
+  options: { data_path: DATA_OPTION, backend: BACKEND_OPTION },
+  async run(args, ctx) {
+    const inPath = resolve(ctx.cwd, args.in_model_path);
+    const outPath = resolve(ctx.cwd, args.out_json_path);
+    const dataPath = resolveDataPath(args.data_path, ctx);
+    await selectBackend({ backend: args.backend, env: ctx.env, log: log(ctx) });
+    const model = await loadWeightsInto(inPath, MNIST_SPEC);
+    try {
+      const { test } = await loadData(dataPath, ["test"], ctx);
+      const classes = predictClasses(model, test!);
+      await saveJson({ predicted_class: classes }, outPath);
+    } finally {
+      model.dispose();
+    }
+    return 0;
+  },
+});
+
+/** The four commands of FEDn's MNIST entry point, in the Python package's order. */
+export const mnistCommands = [initSeedCommand, trainCommand, validateCommand, predictCommand];
+
+/** The drop-in program: `node dist/entrypoint.js <command> …`. */
+export const mnistProgram: Program = {
+  name: "entrypoint.js",
+  version: VERSION,
+  describe:
+    "FEDn's PyTorch MNIST compute package (784-64-32-10 MLP), in TensorFlow.js: same commands, files and model layout.",
+  commands: mnistCommands,
+};

@@ -1,0 +1,135 @@
+/**
+ * A dense stack (ReLU hidden layers, optional dropout, log-softmax output) in TensorFlow.js. The
+ * MNIST model is `MNIST_SPEC`; other compute packages can pass their own layer sizes. Weights are
+ * `tf.Variable`s in TF.js `(in, out)` layout; converting from and to model files is layout.ts's job.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  type DenseLayerWeights,
+  type DenseStackSpec,
+  type DenseWeights,
+  MNIST_SPEC,
+} from "./layout.js";
+import { createRandom, type Random, randomSeed } from "./random.js";
+
+/** A model on the current backend. Call `dispose()` when done to free its variables. */
+export interface DenseModel {
+  readonly spec: DenseStackSpec;
+  /** `(in, out)` kernels, one per layer. */
+  readonly kernels: readonly tf.Variable<tf.Rank.R2>[];
+  /** `(out,)` biases, one per layer. */
+  readonly biases: readonly tf.Variable<tf.Rank.R1>[];
+  dispose(): void;
+}
+
+/**
+ * PyTorch's default `Linear(in, out)` initialisation, drawn from `rng`: weights and biases both
+ * U(−1/√in, 1/√in) (kaiming_uniform with a = √5 reduces to this bound), so training starts from
+ * the same distribution as the Python package.
+ */
+export function initDenseWeights(spec: DenseStackSpec = MNIST_SPEC, rng?: Random): DenseWeights {
+  const random = rng ?? createRandom(randomSeed());
+  const layers: DenseLayerWeights[] = [];
+  for (let l = 0; l + 1 < spec.sizes.length; l++) {
+    const inputs = spec.sizes[l]!;
+    const outputs = spec.sizes[l + 1]!;
+    const bound = 1 / Math.sqrt(inputs);
+    const draw = () => (2 * random.next() - 1) * bound;
+    const kernel = new Float32Array(inputs * outputs);
+    for (let i = 0; i < kernel.length; i++) kernel[i] = draw();
+    const bias = new Float32Array(outputs);
+    for (let i = 0; i < bias.length; i++) bias[i] = draw();
+    layers.push({ inputs, outputs, kernel, bias });
+  }
+  return layers;
+}
+
+/** Puts weights on the backend as trainable variables. */
+export function createDenseModel(
+  weights: DenseWeights,
+  spec: DenseStackSpec = MNIST_SPEC,
+): DenseModel {
+  if (weights.length !== spec.sizes.length - 1) {
+    throw new RangeError(
+      `createDenseModel: ${weights.length} layers of weights for ${spec.sizes.length - 1} layers`,
+    );
+  }
+  // tidy frees the initial tensors; the variables hold their own references to the data.
+  const kernels = weights.map((w) =>
+    tf.tidy(() => tf.variable(tf.tensor2d(w.kernel, [w.inputs, w.outputs]), true)),
+  );
+  const biases = weights.map((w) => tf.tidy(() => tf.variable(tf.tensor1d(w.bias), true)));
+  return {
+    spec,
+    kernels,
+    biases,
+    dispose() {
+      for (const v of [...kernels, ...biases]) v.dispose();
+    },
+  };
+}
+
+/** Copies the model's weights back to the JS heap (TF.js layout). */
+export function readDenseWeights(model: DenseModel): DenseWeights {
+  return model.kernels.map((kernel, l) => {
+    const [inputs, outputs] = kernel.shape as [number, number];
+    return {
+      inputs,
+      outputs,
+      kernel: kernel.dataSync() as Float32Array,
+      bias: model.biases[l]!.dataSync() as Float32Array,
+    };
+  });
+}
+
+/**
+ * Dropout masks for one batch: for hidden layer `i` with rate p > 0, a `rows × size` array of 0
+ * (dropped) and 1/(1−p) (kept, rescaled as PyTorch does); `undefined` for layers without dropout.
+ * Drawn in JS from `rng` so a seed fixes them on every backend.
+ */
+export function dropoutMasks(
+  spec: DenseStackSpec,
+  rows: number,
+  rng: Random,
+): (Float32Array | undefined)[] {
+  return spec.dropout.map((rate, i) => {
+    if (!(rate > 0)) return undefined;
+    const size = spec.sizes[i + 1]!;
+    const mask = new Float32Array(rows * size);
+    const keep = 1 / (1 - rate);
+    for (let j = 0; j < mask.length; j++) mask[j] = rng.next() < rate ? 0 : keep;
+    return mask;
+  });
+}
+
+/**
+ * The forward pass: log-probabilities `(rows, classes)` of a `(rows, in)` batch. With `masks`
+ * (training) each hidden layer's ReLU output is multiplied by its mask; without, dropout is off.
+ * Differentiable with respect to the model's variables (the autodiff training path uses it).
+ */
+export function forward(
+  model: DenseModel,
+  x: tf.Tensor2D,
+  masks?: readonly (tf.Tensor2D | undefined)[],
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    let h: tf.Tensor2D = x;
+    const last = model.kernels.length - 1;
+    for (let l = 0; l < last; l++) {
+      h = tf.fused.matMul({
+        a: h,
+        b: model.kernels[l]!,
+        bias: model.biases[l]!,
+        activation: "relu",
+      }) as tf.Tensor2D;
+      const mask = masks?.[l];
+      if (mask !== undefined) h = tf.mul<tf.Tensor2D>(h, mask);
+    }
+    const logits = tf.fused.matMul({
+      a: h,
+      b: model.kernels[last]!,
+      bias: model.biases[last]!,
+    }) as tf.Tensor2D;
+    return tf.logSoftmax<tf.Tensor2D>(logits);
+  });
+}

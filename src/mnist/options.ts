@@ -1,0 +1,172 @@
+/**
+ * Every option of the MNIST commands is resolved and validated here, once: command line first,
+ * then the round's `client_settings` (FEDn ≥ 0.19 writes them to `<in_model>-metadata`), then the
+ * environment, then the defaults. Nothing downstream re-checks a value.
+ */
+import { isAbsolute, resolve } from "node:path";
+import { type BackendRequest, resolveBackendRequest } from "../backend.js";
+import { DataError, UsageError } from "../errors.js";
+
+/** The PyTorch package's defaults. */
+export const TRAIN_DEFAULTS = Object.freeze({ batchSize: 32, epochs: 1, lr: 0.01 });
+
+/** Where the data is when neither `--data_path` nor `FEDN_DATA_PATH` says: FEDn's example layout. */
+export const DEFAULT_DATA_PATH = "data/clients/1/mnist.npz";
+
+/** The command-line values as parsed: `undefined` means "not given". */
+export interface TrainArgs {
+  readonly data_path?: string | undefined;
+  readonly batch_size?: number | undefined;
+  readonly epochs?: number | undefined;
+  readonly lr?: number | undefined;
+  readonly seed?: number | undefined;
+  readonly shuffle?: boolean | undefined;
+  readonly backend?: string | undefined;
+}
+
+export interface ResolveContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** The parsed `<in_model>-metadata`, if the file exists. */
+  readonly metadata?: Readonly<Record<string, unknown>> | undefined;
+  /** Its path, for error messages. */
+  readonly metadataPath?: string | undefined;
+}
+
+export interface ResolvedTrainOptions {
+  readonly dataPath: string;
+  readonly batchSize: number;
+  readonly epochs: number;
+  readonly lr: number;
+  readonly seed: number | undefined;
+  readonly shuffle: boolean;
+  readonly backend: BackendRequest;
+  /** Where each of batchSize/epochs/lr came from, for the log. */
+  readonly sources: Readonly<
+    Record<"batchSize" | "epochs" | "lr", "option" | "metadata" | "default">
+  >;
+}
+
+type Check = (value: number) => boolean;
+const positiveInteger: Check = (v) => Number.isSafeInteger(v) && v > 0;
+const positiveFinite: Check = (v) => Number.isFinite(v) && v > 0;
+const seedRange: Check = (v) => Number.isSafeInteger(v) && v >= 0 && v < 2 ** 32;
+
+function checkOption(name: string, value: number, check: Check, expected: string): number {
+  if (!check(value)) {
+    throw new UsageError(`option --${name} must be ${expected}; found ${value}`, { option: name });
+  }
+  return value;
+}
+
+/** A client_settings value: a number, or a string that is one (settings come from JSON/YAML). */
+function fromMetadata(
+  context: ResolveContext,
+  keys: readonly string[],
+  check: Check,
+  expected: string,
+): number | undefined {
+  const metadata = context.metadata;
+  if (metadata === undefined) return undefined;
+  for (const key of keys) {
+    if (!(key in metadata)) continue;
+    const raw = metadata[key];
+    const value =
+      typeof raw === "number"
+        ? raw
+        : typeof raw === "string" && raw.trim() !== ""
+          ? Number(raw)
+          : NaN;
+    if (!check(value)) {
+      const where = context.metadataPath ?? "client settings";
+      throw new DataError(`${where}: "${key}" must be ${expected}; found ${JSON.stringify(raw)}`, {
+        file: context.metadataPath,
+        key,
+      });
+    }
+    return value;
+  }
+  return undefined;
+}
+
+/** `--data_path`, else `FEDN_DATA_PATH`, else `data/clients/1/mnist.npz`; relative to `cwd`. */
+export function resolveDataPath(
+  dataPath: string | undefined,
+  context: Pick<ResolveContext, "env" | "cwd">,
+): string {
+  const fromEnv = context.env.FEDN_DATA_PATH;
+  const path = dataPath ?? (fromEnv === undefined || fromEnv === "" ? undefined : fromEnv);
+  const chosen = path ?? DEFAULT_DATA_PATH;
+  return isAbsolute(chosen) ? chosen : resolve(context.cwd, chosen);
+}
+
+/**
+ * Resolves and validates `train`'s options. A value given on the command line wins; else a known
+ * client_settings key (`learning_rate` or `lr`, `batch_size`, `epochs`); else the default.
+ * Throws `UsageError` naming the option, or `DataError` naming the metadata key.
+ *
+ * @example resolveTrainOptions({ lr: 0.1 }, { env: process.env, cwd: process.cwd() })
+ */
+export function resolveTrainOptions(
+  args: TrainArgs,
+  context: ResolveContext,
+): ResolvedTrainOptions {
+  const pick = (
+    given: number | undefined,
+    name: string,
+    keys: readonly string[],
+    check: Check,
+    expected: string,
+    fallback: number,
+  ): [number, "option" | "metadata" | "default"] => {
+    if (given !== undefined) return [checkOption(name, given, check, expected), "option"];
+    const meta = fromMetadata(context, keys, check, expected);
+    if (meta !== undefined) return [meta, "metadata"];
+    return [fallback, "default"];
+  };
+  const [batchSize, batchSource] = pick(
+    args.batch_size,
+    "batch_size",
+    ["batch_size"],
+    positiveInteger,
+    "a positive integer",
+    TRAIN_DEFAULTS.batchSize,
+  );
+  const [epochs, epochsSource] = pick(
+    args.epochs,
+    "epochs",
+    ["epochs"],
+    positiveInteger,
+    "a positive integer",
+    TRAIN_DEFAULTS.epochs,
+  );
+  const [lr, lrSource] = pick(
+    args.lr,
+    "lr",
+    ["learning_rate", "lr"],
+    positiveFinite,
+    "a positive number",
+    TRAIN_DEFAULTS.lr,
+  );
+  const seed =
+    args.seed === undefined
+      ? undefined
+      : checkOption("seed", args.seed, seedRange, "an integer in 0..4294967295");
+  return {
+    dataPath: resolveDataPath(args.data_path, context),
+    batchSize,
+    epochs,
+    lr,
+    seed,
+    shuffle: args.shuffle === true,
+    backend: resolveBackendRequest(args.backend, context.env),
+    sources: { batchSize: batchSource, epochs: epochsSource, lr: lrSource },
+  };
+}
+
+/** `init_seed --seed`: checked like train's. */
+export function resolveSeed(seed: number | undefined): number | undefined {
+  return seed === undefined
+    ? undefined
+    : checkOption("seed", seed, seedRange, "an integer in 0..4294967295");
+}
