@@ -477,61 +477,117 @@ async function npzSection(env, results) {
   };
 }
 
-async function limitSection(results) {
+/**
+ * Where a training epoch's time goes: the library's loop timed in-process (loop.mjs), next to the
+ * wasm backend's matMul ceiling and the per-step costs measured by limit.mjs.
+ */
+async function limitSection(env, results) {
   const r = await run(process.execPath, [path.join(ROOT, "scripts/bench/limit.mjs")]);
   const probe = r.code === 0 ? JSON.parse(r.stdout) : undefined;
   if (probe === undefined) {
     note(`limit.mjs failed: ${why(outcome(r, r.code))}`);
     return;
   }
-  results.limit = { probe };
+  const loops = [];
+  if (env.data?.path !== undefined) {
+    for (let i = 0; i < env.pairs; i++) {
+      const args = ["--data", env.data.path, "--seed", String(i + 1)];
+      const l = await run(process.execPath, [path.join(ROOT, "scripts/bench/loop.mjs"), ...args]);
+      const parsed = l.code === 0 ? JSON.parse(l.stdout) : undefined;
+      if (parsed === undefined) {
+        note(`loop.mjs (the library's training loop) failed: ${why(outcome(l, l.code))}`);
+        break;
+      }
+      loops.push(parsed);
+    }
+  }
+  results.limit = { probe, loops };
   const flop = trainFlopPerSample();
   const trainRuns = results.runs.filter((x) => x.section === "train" && x.ok);
-  const loops = (impl) => trainRuns.filter((x) => x.impl === impl && x.loop_s !== undefined);
-  const examples = trainRuns.find((x) => x.metadata?.num_examples)?.metadata.num_examples;
+  const examples =
+    loops[0]?.numExamples ?? trainRuns.find((x) => x.metadata?.num_examples)?.metadata.num_examples;
   const steps = examples === undefined ? undefined : Math.ceil(examples / HYPER.batchSize);
   const epochGflop = examples === undefined ? undefined : (flop.train * examples) / 1e9;
   const summary = { epochGflop, steps, bigMatMulGflops: probe.big.gflops };
-  say(
-    `  wasm matMul 1024×1024·1024×1024: ${fmt(probe.big.gflops, 1)} GFLOP/s (one core's ceiling here)`,
-  );
+  results.limit.summary = summary;
+  const ceiling = probe.big.gflops;
+  say(`  ceiling: wasm matMul 1024×1024·1024×1024 = ${fmt(ceiling, 1)} GFLOP/s on one core`);
+  say("  one SGD step's matMuls at batch 32 (no transposed operands):");
   for (const c of probe.step) {
     say(
-      `    step ${c.name.padEnd(14)} ${fmt(c.seconds * 1e6, 1).padStart(7)} µs  ${fmt(c.gflops, 1).padStart(5)} GFLOP/s`,
+      `    ${c.name.padEnd(14)} ${fmt(c.seconds * 1e6, 1).padStart(7)} µs  ${fmt(c.gflops, 1).padStart(5)} GFLOP/s`,
     );
   }
   say(
-    `    the same dW1 via transposeA ${fmt(probe.dW1Transposed.seconds * 1e6, 0)} µs (${fmt(probe.dW1Transposed.gflops, 1)} GFLOP/s)`,
+    `    (the same dW1 through matMul's transposeA flag: ${fmt(probe.dW1Transposed.seconds * 1e6, 0)} µs, ${fmt(probe.dW1Transposed.gflops, 1)} GFLOP/s)`,
   );
-  say(`    one tiny kernel (dispatch) ${fmt(probe.tinyKernelSeconds * 1e6, 1)} µs`);
-  if (steps !== undefined) {
-    summary.matMulFloorSeconds = steps * probe.stepMatMulSeconds;
+  if (steps === undefined) {
+    note("no data and no train runs: loop GFLOP/s not computed");
+    return;
+  }
+  const floor = steps * probe.stepMatMulSeconds;
+  summary.matMulFloorSeconds = floor;
+  say(
+    `  ${steps} steps × ${fmt(probe.stepMatMulSeconds * 1e6, 0)} µs of matMuls = ${fmt(floor)} s, the epoch's floor (${fmt(epochGflop, 1)} GFLOP ÷ ${fmt(floor)} s = ${fmt(epochGflop / floor, 1)} GFLOP/s)`,
+  );
+
+  // Our loop: the library in-process, else the entry point's stderr timing line.
+  let loop = median(loops.map((l) => l.trainSeconds));
+  let loopSource = `library trainModel in-process, median of ${loops.length}`;
+  if (loop === undefined) {
+    loop = median(trainRuns.filter((x) => x.impl === "fedn-tfjs").map((x) => x.loop_s));
+    loopSource = "`bench: train loop` line of the train runs";
+  }
+  if (loop === undefined) {
+    note("fedn-tfjs: no loop time (loop.mjs failed and no timing line on stderr)");
+  } else {
+    const gflops = epochGflop / loop;
+    const kernels = median(loops.map((l) => l.kernelsPerStep));
+    const perStep = (loop / steps) * 1e6;
+    const parts = {
+      matMul: probe.stepMatMulSeconds * 1e6,
+      // matMuls are dispatched too, but their cost is already in the matMul figure.
+      dispatch:
+        kernels === undefined
+          ? undefined
+          : (kernels - probe.step.length) * probe.tinyKernelSeconds * 1e6,
+      batchBuild: probe.batchBuildSeconds === undefined ? undefined : probe.batchBuildSeconds * 1e6,
+      upload: 2 * probe.uploadBatchSeconds * 1e6,
+    };
+    const known = Object.values(parts).reduce((sum, v) => sum + (v ?? 0), 0);
+    parts.other = perStep - known;
+    summary["fedn-tfjs"] = {
+      loopSeconds: loop,
+      loopSource,
+      gflops,
+      ofCeiling: gflops / ceiling,
+      kernelsPerStep: kernels,
+      perStepMicros: perStep,
+      partsMicros: parts,
+    };
     say(
-      `  ${steps} steps × ${fmt(probe.stepMatMulSeconds * 1e6, 0)} µs of matMuls = ${fmt(summary.matMulFloorSeconds)} s: the loop's floor on this backend`,
+      `  fedn-tfjs training loop: ${fmt(loop)} s (${loopSource}) = ${fmt(gflops, 1)} GFLOP/s, ${fmt((100 * gflops) / ceiling, 0)}% of the ceiling`,
     );
-    for (const impl of ["fedn-tfjs", "PyTorch"]) {
-      const loop = median(loops(impl).map((x) => x.loop_s));
-      if (loop === undefined) {
-        note(`${impl}: no loop time (no \`bench: train loop <s> s\` line on stderr)`);
-        continue;
-      }
-      const gflops = epochGflop / loop;
-      summary[impl] = { loopSeconds: loop, gflops };
-      if (impl === "PyTorch") {
-        say(
-          `  ${impl.padEnd(9)} loop ${fmt(loop)} s = ${fmt(gflops, 1)} GFLOP/s (its own backend)`,
-        );
-        continue;
-      }
-      const rest = loop - summary.matMulFloorSeconds;
-      summary[impl].restSeconds = rest;
-      summary[impl].restPerStepMicros = (rest / steps) * 1e6;
+    say(
+      `    per step ${fmt(perStep, 0)} µs: matMuls ${fmt(parts.matMul, 0)}, other kernels' dispatch ${fmt(parts.dispatch, 0)} (${fmt(kernels, 0)} kernels/step × ${fmt(probe.tinyKernelSeconds * 1e6, 1)} µs), building x and xᵀ in JS ${fmt(parts.batchBuild, 0)}, uploads ${fmt(parts.upload, 0)}, the rest ${fmt(parts.other, 0)} (elementwise work, variable updates, dropout masks, GC)`,
+    );
+    const evalSeconds = median(loops.map((l) => l.evaluateSeconds));
+    if (evalSeconds !== undefined) {
+      const rows = loops[0].evaluateRows;
+      const evalGflops = (flop.forward * rows) / 1e9 / evalSeconds;
+      summary["fedn-tfjs"].evaluate = { rows, seconds: evalSeconds, gflops: evalGflops };
       say(
-        `  ${impl.padEnd(9)} loop ${fmt(loop)} s = ${fmt(gflops, 1)} GFLOP/s; beyond the matMul floor: ${fmt(rest)} s = ${fmt((rest / steps) * 1e6, 0)} µs/step, the cost of ≈ ${fmt(rest / steps / probe.tinyKernelSeconds, 0)} tiny-kernel dispatches`,
+        `  fedn-tfjs validation forward pass: ${rows} rows in ${fmt(evalSeconds)} s = ${fmt(evalGflops, 1)} GFLOP/s`,
       );
     }
   }
-  results.limit.summary = summary;
+  const torchLoop = median(trainRuns.filter((x) => x.impl === "PyTorch").map((x) => x.loop_s));
+  if (torchLoop !== undefined) {
+    summary.PyTorch = { loopSeconds: torchLoop, gflops: epochGflop / torchLoop };
+    say(
+      `  PyTorch training loop: ${fmt(torchLoop)} s = ${fmt(epochGflop / torchLoop, 1)} GFLOP/s (its own CPU kernels, ${results.torch.threads} thread(s))`,
+    );
+  }
 }
 
 // --- report -----------------------------------------------------------------------------------
@@ -677,7 +733,7 @@ async function main() {
     }
     if (env.sections.has("limit")) {
       say("\n[limit] training-loop GFLOP/s vs the wasm backend's matMul");
-      await limitSection(results);
+      await limitSection(env, results);
     }
   } finally {
     if (!env.keep) rmSync(env.work, { recursive: true, force: true });

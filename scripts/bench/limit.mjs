@@ -2,7 +2,8 @@
  * Machine-limit probe for scripts/bench.mjs, run in a process of its own so that nothing else
  * sits in its wasm heap: what one core gets from the wasm backend's matMul on a large square
  * product (the ceiling), and what each matMul of one training step of the 784-64-32-10 MLP
- * costs at batch 32 (the floor of the loop), plus the cost of dispatching one tiny kernel.
+ * costs at batch 32 (the floor of the loop), plus the cost of dispatching one tiny kernel, of
+ * uploading one batch and of building one batch in JS.
  * Together with the loop time these say where a training epoch's time goes.
  *
  * Usage: node scripts/bench/limit.mjs [--batch 32] [--quick]
@@ -83,12 +84,46 @@ const dW1Transposed = matMulCase("dW1 matMul(x, g1, transposeA)", [784, B, 64], 
   reps: 100,
 });
 
+// Uploading one batch (x or xᵀ, 32×784 float32) from the JS heap into the wasm heap.
+const batchValues = new Float32Array(B * 784).fill(0.5);
+const upload = secondsPerCall(() => tf.tensor2d(batchValues, [B, 784]), 2000);
+
 const one = tf.ones([1]);
 const tinyKernel = secondsPerCall(() => tf.add(one, one), 10000);
 const h = matrix(B, 64, 3);
 const relu = secondsPerCall(() => tf.relu(h), 3000);
 one.dispose();
 h.dispose();
+
+/**
+ * JS work of building every batch of an epoch as x and xᵀ from uint8 pixels (the pattern of a
+ * loop that keeps the data set as uint8 and never slices tensors): seconds per batch, best of 3.
+ */
+function batchBuildSeconds(count = 60000, features = 784) {
+  const pixels = new Uint8Array(count * features);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
+  const table = new Float32Array(256).map((_, v) => v / 255);
+  const x = new Float32Array(B * features);
+  const xT = new Float32Array(B * features);
+  const batches = Math.floor(count / B);
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 3; round++) {
+    const start = performance.now();
+    for (let b = 0; b < batches; b++) {
+      for (let r = 0; r < B; r++) {
+        const from = (b * B + r) * features;
+        for (let f = 0; f < features; f++) {
+          const v = table[pixels[from + f]];
+          x[r * features + f] = v;
+          xT[f * B + r] = v;
+        }
+      }
+    }
+    best = Math.min(best, (performance.now() - start) / 1000 / batches);
+  }
+  return best;
+}
+const batchBuild = values.quick ? undefined : batchBuildSeconds();
 
 const stepMatMulSeconds = step.reduce((sum, c) => sum + c.seconds, 0);
 const stepFlop = step.reduce((sum, c) => sum + 2 * c.m * c.k * c.n, 0);
@@ -104,6 +139,8 @@ process.stdout.write(
     stepMatMulSeconds,
     stepFlop,
     tinyKernelSeconds: tinyKernel,
+    uploadBatchSeconds: upload,
+    batchBuildSeconds: batchBuild,
     relu32x64Seconds: relu,
   })}\n`,
 );
