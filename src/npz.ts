@@ -368,7 +368,7 @@ export function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions = {}): Ma
     const start = dataOffsetOf(r, e, centralOffset);
     const raw = r.bytes.subarray(start, start + e.compressedSize);
     const data = inflateMember(r, e, raw);
-    const actual = crc32(data) >>> 0;
+    const actual = crcOf(data, 0);
     if (actual !== e.crc) {
       r.fail(`corrupt: CRC-32 is 0x${hex32(actual)}, the archive says 0x${hex32(e.crc)}`, e.name);
     }
@@ -398,6 +398,14 @@ interface Pending {
   /** The member's stored bytes, in pieces (npy header + data when stored). */
   readonly parts: readonly Uint8Array[];
   readonly compressedSize: number;
+}
+
+/**
+ * CRC-32 continuing from `init`. Node 20's `zlib.crc32` returns 0 instead of `init` for a
+ * zero-length view of an empty ArrayBuffer (an empty Float32Array's bytes), so skip empty input.
+ */
+function crcOf(bytes: Uint8Array, init: number): number {
+  return bytes.length === 0 ? init : crc32(bytes, init) >>> 0;
 }
 
 function resolveLevel(options: EncodeNpzOptions): number {
@@ -448,7 +456,7 @@ export function encodeNpz(
     }
     const data = dataBytesOf(array);
     const size = header.length + data.length;
-    const crc = crc32(data, crc32(header)) >>> 0;
+    const crc = crcOf(data, crcOf(header, 0));
     let parts: Uint8Array[];
     let method = METHOD_STORED;
     if (compress) {
