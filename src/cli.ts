@@ -8,13 +8,14 @@ import data from "./commands/data.js";
 import inspect from "./commands/inspect.js";
 import packageCreate from "./commands/package.js";
 import run from "./commands/run.js";
+import simulate from "./commands/simulate.js";
 import { VERSION } from "./version.js";
 
 const program = {
   name: "fedn-tfjs",
   version: VERSION,
   describe: "Tools for FEDn compute packages written in TypeScript on TensorFlow.js.",
-  commands: [inspect, data, packageCreate, run],
+  commands: [inspect, data, packageCreate, run, simulate],
 };
 
 process.exitCode = await runCli(program, process.argv.slice(2), processContext());

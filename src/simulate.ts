@@ -1,0 +1,210 @@
+/**
+ * A FEDn federation on one machine: every round, each client trains the global model through
+ * the package's own `train` entry point, run exactly as a FEDn client runs it
+ * (`runEntryPoint`), and the updates are combined the way FEDn's default FedAvg aggregator does
+ * (a running `increment_average` weighted by each update's `num_examples`). Then every client
+ * validates the new global model. What a developer runs to see a package learn before it meets
+ * a real combiner.
+ */
+import { mkdir, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { DataError, FednTfjsError, IoError, UsageError } from "./errors.js";
+import { loadMetadata, loadModel, readBytes, saveModel } from "./io.js";
+import type { NdArray } from "./ndarray.js";
+import { incrementAverage } from "./numpyhelper.js";
+import { type RunResult, runEntryPoint, type Writer } from "./run.js";
+
+export interface SimulateOptions {
+  /** The compute package: a folder holding `fedn.yaml`, or a `.tgz`. */
+  packagePath: string;
+  /** The initial global model (numpy-helper `.npz`). */
+  seedModel: string;
+  /** One data file per client; each client's entry points see it as `FEDN_DATA_PATH`. */
+  clientData: readonly string[];
+  /** @default 3 */
+  rounds?: number | undefined;
+  /** Where each round's global model and metrics are written. */
+  outDir: string;
+  /** Client settings for `train` (FEDn's round config `client_settings`). @default {} */
+  clientSettings?: Readonly<Record<string, unknown>> | undefined;
+  /** The environment entry points inherit; `FEDN_DATA_PATH` is set per client on top. */
+  env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** Receives the entry points' own output. @default discarded */
+  log?: Writer | undefined;
+}
+
+/** What one round produced. */
+export interface RoundResult {
+  round: number;
+  /** The aggregated model of this round. */
+  model: string;
+  /** Examples behind the aggregate: the sum of the clients' `num_examples`. */
+  numExamples: number;
+  /** Each client's validation metrics of the aggregated model, in client order. */
+  metrics: Record<string, number>[];
+  /** Wall-clock seconds of the round's train and validate runs. */
+  seconds: number;
+}
+
+interface Resolved {
+  packagePath: string;
+  seedModel: string;
+  clientData: string[];
+  rounds: number;
+  outDir: string;
+  clientSettings: Readonly<Record<string, unknown>>;
+  env: Readonly<Record<string, string | undefined>>;
+  log: Writer | undefined;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+async function resolveSimulateOptions(o: SimulateOptions): Promise<Resolved> {
+  const rounds = o.rounds ?? 3;
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    throw new UsageError(`option --rounds must be a positive integer, got ${rounds}`, {
+      option: "rounds",
+    });
+  }
+  if (o.clientData.length === 0) {
+    throw new UsageError("a federation needs at least one client", { option: "clients" });
+  }
+  for (const file of o.clientData) {
+    if (!(await isFile(file))) {
+      throw new IoError(
+        `client data ${file} does not exist; write the splits with \`fedn-tfjs data --clients ${o.clientData.length}\``,
+        { file },
+      );
+    }
+  }
+  if (!(await isFile(o.seedModel))) {
+    throw new IoError(`seed model ${o.seedModel} does not exist`, {
+      file: o.seedModel,
+      option: "seed_model",
+    });
+  }
+  return {
+    packagePath: resolve(o.packagePath),
+    seedModel: resolve(o.seedModel),
+    clientData: o.clientData.map((f) => resolve(f)),
+    rounds,
+    outDir: resolve(o.outDir),
+    clientSettings: o.clientSettings ?? {},
+    env: o.env ?? {},
+    log: o.log,
+  };
+}
+
+/** Fails the round the way a FEDn combiner drops an update: the entry point did not succeed. */
+function checkRun(result: RunResult, client: number): void {
+  if (result.exitCode !== 0) {
+    const how = result.signal === null ? `exit status ${result.exitCode}` : result.signal;
+    throw new FednTfjsError(
+      "DATA",
+      `client ${client}: ${result.entry} failed with ${how} (\`${result.argv.join(" ")}\`)`,
+    );
+  }
+}
+
+/** `num_examples` from the update's metadata; FEDn's combiner drops an update without it. */
+async function numExamplesOf(modelPath: string, client: number): Promise<number> {
+  const metadata = await loadMetadata(modelPath);
+  const n = metadata?.num_examples;
+  if (typeof n !== "number" || !Number.isFinite(n) || n <= 0) {
+    throw new DataError(
+      `client ${client}: ${modelPath}-metadata has no positive numeric "num_examples"`,
+      { file: `${modelPath}-metadata`, key: "num_examples" },
+    );
+  }
+  return n;
+}
+
+/** The metrics file, already checked by `runEntryPoint` to be a JSON object of numbers. */
+async function readMetrics(path: string): Promise<Record<string, number>> {
+  return JSON.parse(new TextDecoder().decode(await readBytes(path))) as Record<string, number>;
+}
+
+/**
+ * Runs `rounds` rounds of federated training over the clients' data and returns each round's
+ * aggregate and validation metrics. `onRound` is called as each round completes.
+ *
+ * @example
+ * await simulateFederation({ packagePath: "client", seedModel: "seed.npz",
+ *   clientData: ["data/clients/1/mnist.npz", "data/clients/2/mnist.npz"], outDir: "sim" });
+ */
+export async function simulateFederation(
+  options: SimulateOptions,
+  onRound: (result: RoundResult) => void = () => undefined,
+): Promise<RoundResult[]> {
+  const o = await resolveSimulateOptions(options);
+  const results: RoundResult[] = [];
+  let global = o.seedModel;
+  for (let round = 1; round <= o.rounds; round++) {
+    const started = performance.now();
+    const dir = join(o.outDir, `round-${round}`);
+    await mkdir(dir, { recursive: true });
+    let aggregate: NdArray[] | undefined;
+    let total = 0;
+    for (const [index, data] of o.clientData.entries()) {
+      const client = index + 1;
+      const update = join(dir, `client-${client}.npz`);
+      const run = await runEntryPoint({
+        entry: "train",
+        path: o.packagePath,
+        input: global,
+        output: update,
+        clientSettings: o.clientSettings,
+        env: { ...o.env, FEDN_DATA_PATH: data },
+        stdout: o.log,
+        stderr: o.log,
+      });
+      checkRun(run, client);
+      const n = await numExamplesOf(update, client);
+      const weights = await loadModel(update);
+      // FEDn's FedAvg: the first update is taken as is, each next one folded into the running
+      // average with its share of the examples seen so far.
+      total += n;
+      aggregate =
+        aggregate === undefined ? weights : incrementAverage(aggregate, weights, n, total);
+    }
+    const model = join(o.outDir, `model-round-${round}.npz`);
+    await saveModel(aggregate ?? [], model);
+    const metrics: Record<string, number>[] = [];
+    for (const [index, data] of o.clientData.entries()) {
+      const out = join(dir, `validation-client-${index + 1}.json`);
+      const run = await runEntryPoint({
+        entry: "validate",
+        path: o.packagePath,
+        input: model,
+        output: out,
+        env: { ...o.env, FEDN_DATA_PATH: data },
+        stdout: o.log,
+        stderr: o.log,
+      });
+      checkRun(run, index + 1);
+      metrics.push(await readMetrics(out));
+    }
+    global = model;
+    const result = {
+      round,
+      model,
+      numExamples: total,
+      metrics,
+      seconds: (performance.now() - started) / 1000,
+    };
+    results.push(result);
+    onRound(result);
+  }
+  return results;
+}
+
+/** The mean of one metric over the clients, weighted equally (as FEDn's dashboard shows them). */
+export function meanMetric(metrics: readonly Record<string, number>[], key: string): number {
+  const values = metrics.map((m) => m[key]).filter((v): v is number => typeof v === "number");
+  return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
+}
