@@ -1,0 +1,192 @@
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { FormatError, IoError } from "../src/errors.js";
+import {
+  getTmpPath,
+  loadMetadata,
+  loadModel,
+  loadNpz,
+  readBytes,
+  saveJson,
+  saveMetadata,
+  saveMetrics,
+  saveModel,
+  saveNpz,
+  toPythonJson,
+  writeFileAtomic,
+} from "../src/io.js";
+import type { NdArray } from "../src/ndarray.js";
+import { digest } from "./fixtures/golden.js";
+import { numpyMissing, python } from "./fixtures/python.js";
+
+const dir = mkdtempSync(join(tmpdir(), "io-test-"));
+const created: string[] = [];
+afterAll(() => {
+  // getTmpPath files live in the OS temp folder; leave nothing behind.
+  for (const path of created) rmSync(path, { force: true });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a rejection");
+}
+
+const w: NdArray = { dtype: "float32", shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) };
+
+describe("readBytes", () => {
+  it("reads a file and names it in errors, in words", async () => {
+    const path = join(dir, "r.bin");
+    writeFileSync(path, "abc");
+    expect(Buffer.from(await readBytes(path)).toString()).toBe("abc");
+    const missing = await rejection(readBytes(join(dir, "nope.npz")));
+    expect(missing).toBeInstanceOf(IoError);
+    expect(missing.message).toBe(
+      `${join(dir, "nope.npz")}: cannot read: no such file or directory`,
+    );
+    expect((await rejection(readBytes(dir))).message).toBe(
+      `${dir}: cannot read: is a directory, expected a file`,
+    );
+  });
+});
+
+describe("writeFileAtomic", () => {
+  it("replaces the empty file FEDn pre-creates, leaving no temporary file", async () => {
+    const sub = join(dir, "replace");
+    mkdirSync(sub);
+    const path = join(sub, "out");
+    writeFileSync(path, "");
+    await writeFileAtomic(path, Uint8Array.of(1, 2, 3));
+    expect([...readFileSync(path)]).toEqual([1, 2, 3]);
+    await writeFileAtomic(path, "text", { fsync: true });
+    expect(readFileSync(path, "utf8")).toBe("text");
+    expect(readdirSync(sub)).toEqual(["out"]);
+  });
+
+  it("fails with an IoError and leaves the target and the folder as they were", async () => {
+    const sub = join(dir, "fail");
+    mkdirSync(sub);
+    // The target is a directory: the temp file is written, the rename fails.
+    mkdirSync(join(sub, "target"));
+    const error = await rejection(writeFileAtomic(join(sub, "target"), "x"));
+    expect(error).toBeInstanceOf(IoError);
+    expect(error.message).toBe(
+      `${join(sub, "target")}: cannot write: is a directory, expected a file`,
+    );
+    expect(readdirSync(sub)).toEqual(["target"]);
+    expect(statSync(join(sub, "target")).isDirectory()).toBe(true);
+    const noDir = await rejection(writeFileAtomic(join(sub, "missing", "f"), "x"));
+    expect(noDir.message).toContain("cannot write: no such file or directory");
+  });
+
+  it.skipIf(process.getuid?.() === 0)("reports a read-only folder", async () => {
+    const sub = join(dir, "ro");
+    mkdirSync(sub);
+    chmodSync(sub, 0o500);
+    expect((await rejection(writeFileAtomic(join(sub, "f"), "x"))).message).toContain(
+      "permission denied",
+    );
+  });
+});
+
+describe("models and archives on disk", () => {
+  it("saves and loads a model and an npz", async () => {
+    const path = join(dir, "model.npz");
+    writeFileSync(path, "");
+    await saveModel([w, w], path);
+    expect((await loadModel(path)).map(digest)).toEqual([digest(w), digest(w)]);
+    const npz = join(dir, "data.npz");
+    await saveNpz(npz, [["x_train", w]], { compress: true });
+    expect([...(await loadNpz(npz)).keys()]).toEqual(["x_train"]);
+  });
+
+  it("names the file in format errors", async () => {
+    const path = join(dir, "empty.npz");
+    writeFileSync(path, "");
+    const error = await rejection(loadModel(path));
+    expect(error).toBeInstanceOf(FormatError);
+    expect(error.message).toBe(
+      `${path}: not a zip archive: an empty file, an .npz needs at least 22`,
+    );
+  });
+});
+
+describe("metadata and metrics", () => {
+  it("writes <model>-metadata as flat JSON the way FEDn's save_metadata does", async () => {
+    const model = join(dir, "out.npz");
+    await saveMetadata({ num_examples: 8000, batch_size: 32, epochs: 1, lr: 0.01 }, model);
+    const text = readFileSync(`${model}-metadata`, "utf8");
+    expect(text).toBe('{"num_examples": 8000, "batch_size": 32, "epochs": 1, "lr": 0.01}');
+    expect(await loadMetadata(model)).toEqual({
+      num_examples: 8000,
+      batch_size: 32,
+      epochs: 1,
+      lr: 0.01,
+    });
+    await expect(saveMetadata({ nested: { a: 1 } }, model)).rejects.toThrow(
+      `${model}-metadata: "nested" is an object; FEDn expects flat JSON (numbers, strings, booleans)`,
+    );
+  });
+
+  it.skipIf(numpyMissing() !== "")("writes exactly what Python's json.dump writes", async () => {
+    const value = { loss: 0.25, naïve: "ü", n: 3, ok: true, none: null, list: [1, 2.5] };
+    const path = join(dir, "py.json");
+    await saveJson(value, path);
+    const expected = python("print(json.dumps(json.loads(sys.argv[1])), end='')", [
+      JSON.stringify(value),
+    ]);
+    expect(readFileSync(path, "utf8")).toBe(expected);
+  });
+
+  it("reads missing or empty metadata as undefined and refuses what is not an object", async () => {
+    const model = join(dir, "in.npz");
+    expect(await loadMetadata(model)).toBeUndefined();
+    writeFileSync(`${model}-metadata`, "");
+    expect(await loadMetadata(model)).toBeUndefined();
+    writeFileSync(`${model}-metadata`, "[1]");
+    await expect(loadMetadata(model)).rejects.toThrow(
+      `${model}-metadata: expected a JSON object, found an array`,
+    );
+    writeFileSync(`${model}-metadata`, "{oops");
+    await expect(loadMetadata(model)).rejects.toThrow(FormatError);
+  });
+
+  it("writes metrics, non-finite values as Python does", async () => {
+    const path = join(dir, "metrics");
+    writeFileSync(path, "");
+    await saveMetrics({ test_accuracy: 0.9, test_loss: Number.NaN, x: -Infinity }, path);
+    expect(readFileSync(path, "utf8")).toBe(
+      '{"test_accuracy": 0.9, "test_loss": NaN, "x": -Infinity}',
+    );
+    await expect(saveMetrics({ a: "1" as unknown as number }, path)).rejects.toThrow(
+      `${path}: metric "a" is a string, expected a number`,
+    );
+    expect(toPythonJson({ big: 2n ** 63n, arr: Int8Array.of(-1, 2) })).toBe(
+      '{"big": 9223372036854775808, "arr": [-1, 2]}',
+    );
+  });
+
+  it("makes a fresh empty .npz temp file, like tempfile.mkstemp(suffix='.npz')", () => {
+    const a = getTmpPath();
+    const b = getTmpPath();
+    created.push(a, b);
+    expect(a).not.toBe(b);
+    expect(a.endsWith(".npz")).toBe(true);
+    expect(statSync(a).size).toBe(0);
+  });
+});
