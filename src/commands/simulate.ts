@@ -38,7 +38,7 @@ export default defineCommand({
       describe: "Compute package folder (or .tgz)",
       default: "client",
     },
-    seed_model: { type: "string", describe: "Initial global model", default: "client/seed.npz" },
+    seed_model: { type: "string", describe: "Initial global model", default: "seed.npz" },
     clients: {
       type: "number",
       describe: "Number of clients; client i trains on <data_dir>/<i>/mnist.npz",
@@ -65,7 +65,7 @@ export default defineCommand({
   epilog: [
     "Examples:",
     "  fedn-tfjs data --clients 2 && npm run package",
-    "  fedn-tfjs simulate -p client --seed_model client/seed.npz --clients 2 --rounds 3",
+    "  fedn-tfjs simulate -p client --seed_model seed.npz --clients 2 --rounds 3",
   ].join("\n"),
   async run(args, ctx) {
     if (!Number.isInteger(args.clients) || args.clients < 1) {
