@@ -633,6 +633,42 @@ function summarise(results) {
       digits: 2,
     });
   }
+  if (results.sections.includes("startup")) {
+    // Not a target (issue #5 asks only to report it): our entry point against the reference's.
+    const wall = (impl, what) =>
+      median(
+        ok("startup", impl)
+          .filter((r) => what.test(r.what))
+          .map((r) => r.wall_s),
+      );
+    const a = wall("fedn-tfjs", /entrypoint/);
+    const b = wall("PyTorch", /reference_torch/);
+    rows.push({
+      label: "start-up (--help)",
+      unit: "s",
+      ours: a,
+      torch: b,
+      ratio: a !== undefined && b !== undefined ? a / b : undefined,
+      target: "reported",
+      verdict: "–",
+      digits: 2,
+    });
+  }
+  const loops = results.limit?.summary;
+  if (loops?.["fedn-tfjs"] !== undefined || loops?.PyTorch !== undefined) {
+    const a = loops["fedn-tfjs"]?.loopSeconds;
+    const b = loops.PyTorch?.loopSeconds;
+    rows.push({
+      label: "train loop alone",
+      unit: "s",
+      ours: a,
+      torch: b,
+      ratio: a !== undefined && b !== undefined ? a / b : undefined,
+      target: "reported",
+      verdict: "–",
+      digits: 2,
+    });
+  }
   return rows;
 }
 
