@@ -1,0 +1,299 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type CliContext, type Program, runCli } from "../src/cli/scaffold.js";
+import run from "../src/commands/run.js";
+import { DataError, FormatError, IoError, ShapeError, UsageError } from "../src/errors.js";
+import type { NdArray } from "../src/ndarray.js";
+import { encodeModel } from "../src/numpyhelper.js";
+import { createPackage } from "../src/package/create.js";
+import { runEntryPoint } from "../src/run.js";
+
+const FEDN_YAML = `entry_points:
+  train:
+    command: sh fake.sh train
+  validate:
+    command: sh fake.sh validate
+  predict:
+    command: sh fake.sh predict
+  startup:
+    command: echo "startup in $(pwd) with X=$X"
+  which_shell:
+    command: 'if [ -n "$BASH_VERSION" ]; then echo bash; else echo sh; fi;'
+`;
+
+// A fake entry point: $1 entry, $2 in, $3 out; $MODE picks what it leaves behind.
+const FAKE_SH = `in=$2; out=$3
+meta='{"num_examples": 7, "lr": 0.1}'
+case "$MODE" in
+  good) cp good.npz "$out"; echo "$meta" > "$out-metadata";;
+  spy) { echo "in=$in"; cat "$in-metadata" 2>/dev/null || printf "no settings"; echo; test -f "$out" && ! test -s "$out" && echo "out empty"; } > "$SPY"; cp good.npz "$out"; echo "$meta" > "$out-metadata";;
+  empty) echo "$meta" > "$out-metadata";;
+  no-metadata) cp good.npz "$out";;
+  no-num) cp good.npz "$out"; echo '{"lr": 0.1}' > "$out-metadata";;
+  zero) cp good.npz "$out"; echo '{"num_examples": 0}' > "$out-metadata";;
+  nested) cp good.npz "$out"; echo '{"num_examples": 7, "extra": {"a": 1}}' > "$out-metadata";;
+  shape) cp shape.npz "$out"; echo "$meta" > "$out-metadata";;
+  count) cp one.npz "$out"; echo "$meta" > "$out-metadata";;
+  nan) cp nan.npz "$out"; echo "$meta" > "$out-metadata";;
+  not-model) echo hello > "$out"; echo "$meta" > "$out-metadata";;
+  fail) echo "failing on purpose" >&2; exit 3;;
+  metrics) echo '{"test_accuracy": 0.5, "test_loss": 1.25}' > "$out";;
+  bad-metrics) echo '{"test_accuracy": "high"}' > "$out";;
+  list) echo '[1, 2]' > "$out";;
+  prediction) echo '{"predicted_class": [1, 2]}' > "$out";;
+esac
+`;
+
+function f32(shape: number[], value: number): NdArray<"float32"> {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { dtype: "float32", shape, data: new Float32Array(n).fill(value) };
+}
+
+let pkg: string;
+let seed: string;
+
+beforeAll(() => {
+  pkg = mkdtempSync(join(tmpdir(), "run-pkg-"));
+  writeFileSync(join(pkg, "fedn.yaml"), FEDN_YAML);
+  writeFileSync(join(pkg, "fake.sh"), FAKE_SH);
+  writeFileSync(join(pkg, "good.npz"), encodeModel([f32([3, 2], 0.5), f32([3], 1)]));
+  writeFileSync(join(pkg, "shape.npz"), encodeModel([f32([2, 3], 0.5), f32([3], 1)]));
+  writeFileSync(join(pkg, "one.npz"), encodeModel([f32([3, 2], 0.5)]));
+  writeFileSync(join(pkg, "nan.npz"), encodeModel([f32([3, 2], 0.5), f32([3], Number.NaN)]));
+  seed = join(mkdtempSync(join(tmpdir(), "run-seed-")), "seed.npz");
+  writeFileSync(seed, encodeModel([f32([3, 2], 0), f32([3], 0)]));
+});
+
+function sink() {
+  let text = "";
+  return { write: (s: string) => (text += s), text: () => text };
+}
+
+describe("runEntryPoint", () => {
+  it("runs train as FEDn: temp .npz input with {} client settings, empty output, checks both files", async () => {
+    const spy = join(mkdtempSync(join(tmpdir(), "spy-")), "spy.txt");
+    const result = await runEntryPoint({
+      entry: "train",
+      path: pkg,
+      input: seed,
+      env: { MODE: "spy", SPY: spy },
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.dir).toBe(pkg);
+    const output = result.output as string;
+    expect(output).toMatch(/\/tmp[0-9a-f]{12}\.npz$/);
+    const [shell, flag, line] = result.argv;
+    expect([shell, flag]).toEqual(["bash", "-c"]);
+    expect(line).toMatch(
+      /^sh fake\.sh train \/.*\/tmp[0-9a-f]{12}\.npz \/.*\/tmp[0-9a-f]{12}\.npz$/,
+    );
+    const [inLine, settings, empty] = readFileSync(spy, "utf8").trim().split("\n");
+    expect(inLine).toMatch(/^in=.*tmp[0-9a-f]{12}\.npz$/);
+    expect(settings).toBe("{}");
+    expect(empty).toBe("out empty");
+    // FEDn deletes the input copy and its metadata afterwards.
+    expect(existsSync((inLine as string).slice(3))).toBe(false);
+    expect(existsSync(`${(inLine as string).slice(3)}-metadata`)).toBe(false);
+    expect(result.checks).toEqual([
+      `model ${output}: 2 float32 arrays, shapes match the input`,
+      `metadata ${output}-metadata: {"num_examples":7,"lr":0.1}`,
+    ]);
+  });
+
+  it("passes client settings, truncates a given output and drops its stale metadata", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "run-out-"));
+    const spy = join(dir, "spy.txt");
+    const output = join(dir, "model.npz");
+    writeFileSync(output, "old contents");
+    writeFileSync(`${output}-metadata`, '{"num_examples": 99}');
+    await expect(
+      runEntryPoint({ entry: "train", path: pkg, input: seed, output, env: { MODE: "empty" } }),
+    ).rejects.toThrow(`output model ${output} is empty: the entry point did not write it`);
+    writeFileSync(`${output}-metadata`, '{"num_examples": 99}');
+    await expect(
+      runEntryPoint({
+        entry: "train",
+        path: pkg,
+        input: seed,
+        output,
+        env: { MODE: "no-metadata" },
+      }),
+    ).rejects.toThrow(
+      `train did not write ${output}-metadata: FEDn reads the training metadata (num_examples) from it`,
+    );
+    const result = await runEntryPoint({
+      entry: "train",
+      path: pkg,
+      input: seed,
+      output,
+      clientSettings: { learning_rate: 0.5 },
+      env: { MODE: "spy", SPY: spy },
+    });
+    expect(result.output).toBe(output);
+    expect(readFileSync(spy, "utf8").split("\n")[1]).toBe('{"learning_rate":0.5}');
+  });
+
+  it.each([
+    ["not-model", FormatError, /\.npz: not a zip archive/],
+    ["shape", ShapeError, /array "0" has shape \(2, 3\); the input has \(3, 2\)/],
+    ["count", ShapeError, /has 1 arrays; the input model has 2/],
+    [
+      "nan",
+      DataError,
+      /array "1" holds a non-finite value at element 0; it would poison the global model/,
+    ],
+    [
+      "no-num",
+      DataError,
+      /"num_examples" must be a positive number \(FedAvg weights each update by it\), found nothing/,
+    ],
+    ["zero", DataError, /"num_examples" must be a positive number .* found 0/],
+    ["nested", DataError, /must be a flat JSON object; "extra" is nested/],
+  ])("rejects a train output of kind %s", async (mode, type, message) => {
+    const attempt = runEntryPoint({ entry: "train", path: pkg, input: seed, env: { MODE: mode } });
+    await expect(attempt).rejects.toBeInstanceOf(type);
+    await expect(
+      runEntryPoint({ entry: "train", path: pkg, input: seed, env: { MODE: mode } }),
+    ).rejects.toThrow(message);
+  });
+
+  it("checks validate (a JSON object of numbers) and predict (a JSON object) outputs", async () => {
+    const ok = await runEntryPoint({
+      entry: "validate",
+      path: pkg,
+      input: seed,
+      env: { MODE: "metrics" },
+    });
+    // FEDn's validate output has no suffix.
+    expect(ok.output).toMatch(/\/tmp[0-9a-f]{12}$/);
+    expect(ok.checks).toEqual([`metrics ${ok.output}: {"test_accuracy":0.5,"test_loss":1.25}`]);
+    await expect(
+      runEntryPoint({ entry: "validate", path: pkg, input: seed, env: { MODE: "bad-metrics" } }),
+    ).rejects.toThrow(/"test_accuracy" is "high"; expected a number/);
+    await expect(
+      runEntryPoint({ entry: "validate", path: pkg, input: seed, env: { MODE: "list" } }),
+    ).rejects.toThrow(/must be a JSON object, found a list/);
+    await expect(
+      runEntryPoint({ entry: "predict", path: pkg, input: seed, env: { MODE: "none" } }),
+    ).rejects.toThrow(/prediction output .* is empty; expected a JSON object/);
+    const predicted = await runEntryPoint({
+      entry: "predict",
+      path: pkg,
+      input: seed,
+      env: { MODE: "prediction" },
+    });
+    expect(predicted.checks[0]).toMatch(/a JSON object with 1 key\(s\) predicted_class$/);
+  });
+
+  it("reports a non-zero exit status without checking outputs", async () => {
+    const stderr = sink();
+    const result = await runEntryPoint({
+      entry: "train",
+      path: pkg,
+      input: seed,
+      env: { MODE: "fail" },
+      stderr,
+    });
+    expect(result.exitCode).toBe(3);
+    expect(result.checks).toEqual([]);
+    expect(stderr.text()).toBe("failing on purpose\n");
+  });
+
+  it("runs startup with no arguments in the package folder, the environment inherited", async () => {
+    const stdout = sink();
+    const result = await runEntryPoint({ entry: "startup", path: pkg, env: { X: "42" }, stdout });
+    expect(result.argv[2]).toBe('echo "startup in $(pwd) with X=$X" ');
+    expect(stdout.text()).toBe(`startup in ${pkg} with X=42\n`);
+  });
+
+  it("uses bash -c, or /bin/sh -c as FEDn 0.8 with --shell sh", async () => {
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin" };
+    const bash = sink();
+    await runEntryPoint({ entry: "which_shell", path: pkg, env, stdout: bash });
+    const sh = sink();
+    const result = await runEntryPoint({
+      entry: "which_shell",
+      path: pkg,
+      env,
+      stdout: sh,
+      shell: "sh",
+    });
+    expect(result.argv.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    expect([bash.text(), sh.text()]).toEqual(["bash\n", "sh\n"]);
+  });
+
+  it("runs a .tgz from a temporary folder it removes afterwards", async () => {
+    const out = mkdtempSync(join(tmpdir(), "run-tgz-"));
+    const created = await createPackage({ path: pkg, output: out });
+    const result = await runEntryPoint({
+      entry: "train",
+      path: created.file,
+      input: seed,
+      env: { MODE: "good" },
+    });
+    expect(result.dir).toMatch(/fedn-tfjs-package-[^/]+\/client$/);
+    expect(result.checks).toHaveLength(2);
+    expect(existsSync(result.dir)).toBe(false);
+  });
+
+  it.each([
+    [{ entry: "train" }, UsageError, 'entry point "train" needs an input model (-i)'],
+    [
+      { entry: "startup", input: "x.npz" },
+      UsageError,
+      'entry point "startup" takes no arguments from FEDn',
+    ],
+    [
+      { entry: "validate", input: "x.npz", clientSettings: {} },
+      UsageError,
+      "client settings reach only train",
+    ],
+    [{ entry: "train", input: "/no/such.npz" }, IoError, "input model /no/such.npz does not exist"],
+    [
+      { entry: "forward" },
+      FormatError,
+      'has no entry point "forward"; it defines train, validate, predict, startup, which_shell',
+    ],
+  ])("refuses %o", async (options, type, message) => {
+    const attempt = runEntryPoint({ path: pkg, ...options });
+    await expect(attempt).rejects.toBeInstanceOf(type);
+    await expect(runEntryPoint({ path: pkg, ...options })).rejects.toThrow(message);
+  });
+});
+
+describe("fedn-tfjs run", () => {
+  const program: Program = { name: "fedn-tfjs", version: "0", describe: "", commands: [run] };
+  function ctxWith(env: Record<string, string>) {
+    const out = sink();
+    const err = sink();
+    const ctx: CliContext = { stdout: out, stderr: err, env, cwd: pkg };
+    return { ctx, out, err };
+  }
+
+  it("prints the command, timing and checks, and exits with the entry point's status", async () => {
+    let r = ctxWith({ MODE: "good" });
+    expect(
+      await runCli(program, ["run", "train", "-i", seed, "--client-settings", '{"a": 1}'], r.ctx),
+    ).toBe(0);
+    expect(r.out.text()).toMatch(
+      /^train: exit 0 in [0-9.]+ s: bash -c "sh fake\.sh train \S+ \S+" in \S+\nok model .*\nok metadata .*\n$/,
+    );
+    r = ctxWith({ MODE: "fail" });
+    expect(await runCli(program, ["run", "train", "-p", ".", "-i", seed], r.ctx)).toBe(3);
+    expect(r.err.text()).toMatch(
+      /^failing on purpose\nfedn-tfjs run: train exited with status 3 after [0-9.]+ s: bash -c "sh fake\.sh train /,
+    );
+    r = ctxWith({ MODE: "no-num" });
+    expect(await runCli(program, ["run", "train", "-i", seed], r.ctx)).toBe(1);
+    expect(r.err.text()).toMatch(
+      /^fedn-tfjs run: training metadata .*-metadata: "num_examples" must be a positive number/,
+    );
+    r = ctxWith({});
+    expect(
+      await runCli(program, ["run", "train", "-i", seed, "--client-settings", "[1]"], r.ctx),
+    ).toBe(2);
+    expect(r.err.text()).toContain("option --client-settings expects a JSON object, found [1]");
+  });
+});
