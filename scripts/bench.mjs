@@ -173,6 +173,19 @@ function outcome(r, exitCode) {
   };
 }
 
+/** The last line of a helper's stdout that parses as a JSON object (libraries may print too). */
+function lastJsonLine(stdout) {
+  for (const text of stdout.trim().split("\n").reverse()) {
+    try {
+      const value = JSON.parse(text);
+      if (value !== null && typeof value === "object") return value;
+    } catch {
+      // not this line
+    }
+  }
+  return undefined;
+}
+
 function readJson(file) {
   try {
     return JSON.parse(readFileSync(file, "utf8"));
@@ -217,7 +230,8 @@ function probeTorch(python, env) {
     "'numpy': numpy.__version__, 'threads': torch.get_num_threads(), " +
     "'interop_threads': torch.get_num_interop_threads()}))";
   const r = spawnSync(python, ["-c", code], { encoding: "utf8", env });
-  if (r.status === 0) return { ok: true, python, ...JSON.parse(r.stdout) };
+  const info = r.status === 0 ? lastJsonLine(r.stdout) : undefined;
+  if (info !== undefined) return { ok: true, python, ...info };
   const reason = r.error ? `${python} not found` : (r.stderr.trim().split("\n").at(-1) ?? "");
   return { ok: false, python, reason };
 }
@@ -483,7 +497,7 @@ async function npzSection(env, results) {
  */
 async function limitSection(env, results) {
   const r = await run(process.execPath, [path.join(ROOT, "scripts/bench/limit.mjs")]);
-  const probe = r.code === 0 ? JSON.parse(r.stdout) : undefined;
+  const probe = r.code === 0 ? lastJsonLine(r.stdout) : undefined;
   if (probe === undefined) {
     note(`limit.mjs failed: ${why(outcome(r, r.code))}`);
     return;
@@ -493,7 +507,7 @@ async function limitSection(env, results) {
     for (let i = 0; i < env.pairs; i++) {
       const args = ["--data", env.data.path, "--seed", String(i + 1)];
       const l = await run(process.execPath, [path.join(ROOT, "scripts/bench/loop.mjs"), ...args]);
-      const parsed = l.code === 0 ? JSON.parse(l.stdout) : undefined;
+      const parsed = l.code === 0 ? lastJsonLine(l.stdout) : undefined;
       if (parsed === undefined) {
         note(`loop.mjs (the library's training loop) failed: ${why(outcome(l, l.code))}`);
         break;
@@ -672,12 +686,14 @@ function summarise(results) {
   return rows;
 }
 
+const withUnit = (x, digits, unit) => (x === undefined ? "–" : `${fmt(x, digits)} ${unit}`);
+
 function printTable(rows) {
   const header = ["figure", "fedn-tfjs", "PyTorch", "ours/PyTorch", "target", "result"];
   const body = rows.map((r) => [
     r.label,
-    `${fmt(r.ours, r.digits)} ${r.unit}`,
-    `${fmt(r.torch, r.digits)} ${r.unit}`,
+    withUnit(r.ours, r.digits, r.unit),
+    withUnit(r.torch, r.digits, r.unit),
     r.ratioLabel ? `${fmt(r.ratio, 2)} ${r.ratioLabel}` : fmt(r.ratio, 2),
     r.target,
     r.verdict,
