@@ -9,6 +9,7 @@
  * - validation and prediction run large chunks built from typed-array views, never slices of a
  *   resident data-set tensor, and the data set itself stays uint8 on the JS heap.
  */
+import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ImageSet } from "./data.js";
 import type { DenseModel } from "./model.js";
@@ -176,6 +177,19 @@ export function stepBackprop(
   });
 }
 
+let gradientsRegistered = false;
+
+/**
+ * tfjs-core ships its gradient functions only in its ES-module build, which Node cannot load;
+ * the `@tensorflow/tfjs` bundle registers them into the same tfjs-core on load. Loaded only here,
+ * so the fast path and start-up never pay for it (≈ 0.2 s, 30 MB).
+ */
+function ensureGradients(): void {
+  if (gradientsRegistered) return;
+  createRequire(import.meta.url)("@tensorflow/tfjs");
+  gradientsRegistered = true;
+}
+
 /**
  * One SGD step through `tf.variableGrads` on the same forward pass the model uses for
  * prediction: the general path (any loss TF.js can differentiate), slower on wasm.
@@ -190,6 +204,7 @@ export function stepAutodiff(
   const { rows } = batch;
   const sizes = model.spec.sizes;
   const classes = sizes[sizes.length - 1]!;
+  ensureGradients();
   return tf.tidy(() => {
     const x = tf.tensor2d(batch.x, [rows, sizes[0]!]);
     const maskT = maskTensors(masks, rows, model);
