@@ -60,7 +60,9 @@ describe("fromPytorch / toPytorch", () => {
         const arrays = toPytorch(initDenseWeights(MNIST_SPEC, createRandom(seed)));
         const back = toPytorch(fromPytorch(arrays, MNIST_SPEC));
         expect(back.map((a) => a.shape)).toEqual(arrays.map((a) => a.shape));
-        back.forEach((a, i) => expect(bytesOf(a.data).equals(bytesOf(arrays[i]!.data))).toBe(true));
+        for (const [i, a] of back.entries()) {
+          expect(bytesOf(a.data).equals(bytesOf(arrays[i]!.data))).toBe(true);
+        }
       }),
       { numRuns: 5 },
     );
@@ -82,7 +84,7 @@ describe("fromPytorch / toPytorch", () => {
     arrays[1] = {
       dtype: "float64",
       shape: f64.shape,
-      data: Float64Array.from(f64.data, (v) => v + 0.1),
+      data: Float64Array.from(f64.data as Float32Array, (v) => v + 0.1),
     };
     // float16 bits: 0x3e00 = 1.5, 0xc000 = -2, 0x0001 = 2^-24 (subnormal).
     const half = new Uint16Array(10);
