@@ -602,6 +602,21 @@ async function limitSection(env, results) {
       `  PyTorch training loop: ${fmt(torchLoop)} s = ${fmt(epochGflop / torchLoop, 1)} GFLOP/s (its own CPU kernels, ${results.torch.threads} thread(s))`,
     );
   }
+  if (env.torch.ok) {
+    // The reference's own ceiling: Debian's torch may use a generic BLAS, which explains a lot.
+    const script = path.join(ROOT, "scripts/bench/limit_torch.py");
+    const t = await run(env.torch.python, [script], { env: env.torchEnv });
+    const torchProbe = t.code === 0 ? lastJsonLine(t.stdout) : undefined;
+    if (torchProbe === undefined) {
+      note(`limit_torch.py failed: ${why(outcome(t, t.code))}`);
+    } else {
+      results.limit.torchProbe = torchProbe;
+      summary.PyTorch = { ...summary.PyTorch, bigMatMulGflops: torchProbe.big.gflops };
+      say(
+        `  PyTorch's own ceiling: matMul 1024×1024·1024×1024 = ${fmt(torchProbe.big.gflops, 1)} GFLOP/s; x·W1 at batch 32 ${fmt(torchProbe.fwd1.seconds * 1e6, 0)} µs (BLAS: ${torchProbe.blas}, ${torchProbe.threads} thread(s))`,
+      );
+    }
+  }
 }
 
 // --- report -----------------------------------------------------------------------------------
