@@ -204,7 +204,7 @@ describe("prepareClientData (the package's startup)", () => {
       path,
       created: true,
       lines: [
-        `data: no FEDN_DATA_PATH and nothing at ${path}: wrote 3 demo split(s) of the packaged MNIST digits to ${join(cwd, "data", "clients")}/<1..3>/mnist.npz`,
+        `data: nothing at ${path} (the default path): wrote 3 demo split(s) of the packaged MNIST digits to ${join(cwd, "data", "clients")}/<1..3>/mnist.npz`,
         `data: ${path}: 10 train and 3 test images; set FEDN_DATA_PATH to use another file`,
       ],
     });
@@ -216,7 +216,28 @@ describe("prepareClientData (the package's startup)", () => {
     expect(again.lines).toEqual([`data: ${path} (the default path): 10 train and 3 test images`]);
   });
 
-  it("checks the file FEDN_DATA_PATH or --data_path names, and never invents data for it", async () => {
+  it("writes the demo splits for FEDN_DATA_PATH=./data/clients/<i>/mnist.npz, as FEDn's quickstart sets it", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "startup-quick-"));
+    const demo = join(cwd, "demo.npz");
+    await saveNpz(demo, Object.entries(mnistLike(40, 10)));
+    const env = { FEDN_NUM_DATA_SPLITS: "4", FEDN_DATA_PATH: "./data/clients/3/mnist.npz" };
+    const report = await prepareClientData({ env, cwd, demoPath: demo });
+    expect(report.path).toBe(join(cwd, "data", "clients", "3", "mnist.npz"));
+    expect(report.lines[0]).toMatch(
+      /^data: nothing at .* \(FEDN_DATA_PATH\): wrote 4 demo split\(s\)/,
+    );
+    expect(report.lines[1]).toContain("10 train and 2 test images");
+    const beyond = prepareClientData({
+      env: { FEDN_NUM_DATA_SPLITS: "4", FEDN_DATA_PATH: "data/clients/7/mnist.npz" },
+      cwd: mkdtempSync(join(tmpdir(), "startup-beyond-")),
+      demoPath: demo,
+    });
+    await expect(beyond).rejects.toThrow(
+      /names .*data\/clients\/7\/mnist\.npz, which is not one of the 4 demo split\(s\) .*: pick i from 1 to 4 or raise FEDN_NUM_DATA_SPLITS/,
+    );
+  });
+
+  it("checks the file FEDN_DATA_PATH or --data_path names, and never invents data elsewhere", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "startup-env-"));
     const mine = join(cwd, "mine.npz");
     await saveNpz(mine, Object.entries(mnistLike(5, 2)));

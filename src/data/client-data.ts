@@ -4,14 +4,15 @@
  * `FEDN_DATA_PATH`, else `data/clients/1/mnist.npz` in the package folder (FEDn's examples'
  * default). So startup:
  * - checks the data file the entry points will read, when it exists, and says what it holds;
- * - fails, saying what to do, when `FEDN_DATA_PATH` (or `--data_path`) names a missing file:
- *   a client pointed at its own data must never train on something else;
- * - otherwise, like FEDn's example `startup` (which downloads MNIST and splits it), writes demo
- *   splits `data/clients/<i>/mnist.npz` (i = 1..`FEDN_NUM_DATA_SPLITS`, default 2) from the small
- *   data set shipped in the package, so a fresh package runs out of the box.
+ * - when the file is missing and lies in the package's own `data/clients/` (the default path, or
+ *   `FEDN_DATA_PATH=./data/clients/3/mnist.npz` as in FEDn's quickstart), does what FEDn's example
+ *   `startup` does (download MNIST, split it): writes demo splits `data/clients/<i>/mnist.npz`,
+ *   i = 1..`FEDN_NUM_DATA_SPLITS` (default 2), from the small data set shipped in the package;
+ * - fails, saying what to do, when `FEDN_DATA_PATH` (or `--data_path`) names a missing file
+ *   anywhere else: a client pointed at its own data must never train on something else.
  */
 import { access } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { DataError, IoError } from "../errors.js";
 import { loadNpz } from "../io.js";
 import { formatShape, sizeOf } from "../ndarray.js";
@@ -89,7 +90,8 @@ export async function prepareClientData(options: ClientDataOptions): Promise<Cli
     const how = explicit === undefined ? "the default path" : source;
     return { path, created: false, lines: [`data: ${path} (${how}): ${what}`] };
   }
-  if (explicit !== undefined) {
+  const clientsDir = join(options.cwd, "data", "clients");
+  if (explicit !== undefined && !path.startsWith(`${clientsDir}${sep}`)) {
     throw new IoError(
       `${source} names ${path}, which does not exist: put this client's data there (an npz with x_train, y_train, x_test, y_test) or fix ${source}`,
       { file: path },
@@ -103,13 +105,21 @@ export async function prepareClientData(options: ClientDataOptions): Promise<Cli
   }
   const parts = demoSplits(options.env);
   const dataset = toDataset(await loadNpz(options.demoPath), options.demoPath);
-  const paths = await saveClientSplits(dataset, parts, join(options.cwd, "data", "clients"));
+  const paths = await saveClientSplits(dataset, parts, clientsDir);
+  const wrote = `wrote ${paths.length} demo split(s) of the packaged MNIST digits to ${clientsDir}/<1..${paths.length}>/mnist.npz`;
+  if (!(await exists(path))) {
+    throw new IoError(
+      `${source} names ${path}, which is not one of the ${wrote.slice(6)}: pick i from 1 to ${paths.length} or raise FEDN_NUM_DATA_SPLITS`,
+      { file: path },
+    );
+  }
   const what = await describeDataFile(path);
+  const how = explicit === undefined ? "the default path" : source;
   return {
     path,
     created: true,
     lines: [
-      `data: no FEDN_DATA_PATH and nothing at ${path}: wrote ${paths.length} demo split(s) of the packaged MNIST digits to ${join(options.cwd, "data", "clients")}/<1..${paths.length}>/mnist.npz`,
+      `data: nothing at ${path} (${how}): ${wrote}`,
       `data: ${path}: ${what}; set FEDN_DATA_PATH to use another file`,
     ],
   };
