@@ -46,7 +46,8 @@ Options:
                    is what a FEDn client gets)
   --entrypoint P   our entry point to run (default: dist/entrypoint.js; e.g. the packaged
                    bundle under client/dist/)
-  --out PATH       raw results (default: bench-results/bench.json)
+  --out PATH       raw results (default: bench-results/bench.json; the printed report goes
+                   beside it as bench.txt)
   --keep           keep the temporary folder with models and outputs
   -h, --help       show this help
 `;
@@ -108,7 +109,12 @@ const median = (xs) => {
 const mean = (xs) => (xs.length === 0 ? undefined : xs.reduce((a, b) => a + b, 0) / xs.length);
 const fmt = (x, digits = 2) => (x === undefined || x === null ? "–" : x.toFixed(digits));
 const tail = (text, n = 1500) => (text.length > n ? `…${text.slice(-n)}` : text);
-const say = (line = "") => process.stdout.write(`${line}\n`);
+/** Everything printed, also written beside the JSON as a transcript for BENCHMARKS.md. */
+const transcript = [];
+const say = (line = "") => {
+  transcript.push(line);
+  process.stdout.write(`${line}\n`);
+};
 const note = (line) => say(`  ! ${line}`);
 
 /** FLOPs of one SGD step per sample: forward, weight gradients, input gradients past layer 1. */
@@ -481,7 +487,7 @@ async function npzSection(env, results) {
   }
   const jsonFile = path.join(env.work, "npz.json");
   const r = await run(process.execPath, [script, "--json", jsonFile]);
-  process.stdout.write(r.stdout.replace(/^/gm, "  "));
+  for (const l of r.stdout.trimEnd().split("\n")) say(`  ${l}`);
   if (r.code !== 0) note(`npz.mjs failed: ${why(outcome(r, r.code))}`);
   results.npz = {
     exit_code: r.code,
@@ -815,9 +821,11 @@ async function main() {
   }
   mkdirSync(path.dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
+  const text = `${options.out.replace(/\.json$/, "")}.txt`;
   say(
-    `\nraw runs: ${path.relative(ROOT, options.out)}${env.keep ? `; files kept in ${env.work}` : ""}`,
+    `\nraw runs: ${path.relative(ROOT, options.out)}, transcript: ${path.relative(ROOT, text)}${env.keep ? `; files kept in ${env.work}` : ""}`,
   );
+  writeFileSync(text, `${transcript.join("\n")}\n`);
   return 0;
 }
 
