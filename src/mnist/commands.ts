@@ -19,16 +19,24 @@ import {
 import { createProgressBar } from "../progress.js";
 import { VERSION } from "../version.js";
 import { loadMnistData, type SplitName } from "./data.js";
-import { type DenseStackSpec, fromPytorch, MNIST_SPEC, toPytorch } from "./layout.js";
-import { createDenseModel, type DenseModel, initDenseWeights, readDenseWeights } from "./model.js";
+import {
+  type DenseStackSpec,
+  type DenseWeights,
+  fromPytorch,
+  MNIST_SPEC,
+  toPytorch,
+} from "./layout.js";
+import { createDenseModel, initDenseWeights, readDenseWeights } from "./model.js";
 import { resolveDataPath, resolveSeed, resolveTrainOptions, TRAIN_DEFAULTS } from "./options.js";
 import { createRandom, randomSeed } from "./random.js";
 import { evaluateModel, predictClasses, trainModel } from "./train.js";
 
 const BACKEND_OPTION = {
   type: "string",
-  describe: "TensorFlow.js backend (auto tries tensorflow, then wasm, then cpu)",
-  choices: ["auto", "tensorflow", "node", "wasm", "cpu"],
+  // No yargs `choices`: resolveBackendRequest checks the value with a one-line message that
+  // also covers FEDN_TFJS_BACKEND.
+  describe:
+    "TensorFlow.js backend: auto (tensorflow, then wasm, then cpu), tensorflow|node, wasm or cpu",
   defaultDescription: "$FEDN_TFJS_BACKEND or auto",
 } as const;
 
@@ -57,9 +65,9 @@ export function formatTrainLog(
   return `Epoch ${epoch}/${epochs - 1} | Batch: ${batch}/${batches - 1} | Loss: ${pythonFloat(Math.fround(loss))}`;
 }
 
-async function loadWeightsInto(path: string, spec: DenseStackSpec): Promise<DenseModel> {
-  const weights = fromPytorch(await loadModel(path), spec, { file: path });
-  return createDenseModel(weights, spec);
+/** Reads and checks a model file; needs no backend, so bad input fails before TF.js starts. */
+async function loadWeights(path: string, spec: DenseStackSpec): Promise<DenseWeights> {
+  return fromPytorch(await loadModel(path), spec, { file: path });
 }
 
 async function loadData(path: string, splits: readonly SplitName[], ctx: CliContext) {
@@ -137,11 +145,12 @@ export const trainCommand = defineCommand({
       metadata: await loadMetadata(inPath),
       metadataPath,
     });
+    // Inputs first: a bad file fails with one line before any backend starts.
+    const weights = await loadWeights(inPath, MNIST_SPEC);
+    const set = (await loadData(options.dataPath, ["train"], ctx)).train!;
     await selectBackend({ backend: options.backend, log: log(ctx) });
-    const model = await loadWeightsInto(inPath, MNIST_SPEC);
+    const model = createDenseModel(weights, MNIST_SPEC);
     try {
-      const { train } = await loadData(options.dataPath, ["train"], ctx);
-      const set = train!;
       const bar = createProgressBar(ctx.stderr);
       const total = set.count * options.epochs;
       let lastLoss: number | undefined;
@@ -202,10 +211,11 @@ export const validateCommand = defineCommand({
     const inPath = resolve(ctx.cwd, args.in_model_path);
     const outPath = resolve(ctx.cwd, args.out_json_path);
     const dataPath = resolveDataPath(args.data_path, ctx);
+    const weights = await loadWeights(inPath, MNIST_SPEC);
+    const { train, test } = await loadData(dataPath, ["train", "test"], ctx);
     await selectBackend({ backend: args.backend, env: ctx.env, log: log(ctx) });
-    const model = await loadWeightsInto(inPath, MNIST_SPEC);
+    const model = createDenseModel(weights, MNIST_SPEC);
     try {
-      const { train, test } = await loadData(dataPath, ["train", "test"], ctx);
       const trained = evaluateModel(model, train!);
       const tested = evaluateModel(model, test!);
       await saveMetrics(
@@ -236,10 +246,11 @@ export const predictCommand = defineCommand({
     const inPath = resolve(ctx.cwd, args.in_model_path);
     const outPath = resolve(ctx.cwd, args.out_json_path);
     const dataPath = resolveDataPath(args.data_path, ctx);
+    const weights = await loadWeights(inPath, MNIST_SPEC);
+    const { test } = await loadData(dataPath, ["test"], ctx);
     await selectBackend({ backend: args.backend, env: ctx.env, log: log(ctx) });
-    const model = await loadWeightsInto(inPath, MNIST_SPEC);
+    const model = createDenseModel(weights, MNIST_SPEC);
     try {
-      const { test } = await loadData(dataPath, ["test"], ctx);
       const classes = predictClasses(model, test!);
       await saveJson({ predicted_class: classes }, outPath);
     } finally {
