@@ -3,6 +3,15 @@
  * test/index.test.ts.
  */
 
+// MNIST model, training and entry point: backend selection
+export {
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendRequest,
+  resolveBackendRequest,
+  type SelectBackendOptions,
+  selectBackend,
+} from "./backend.js";
 // CLI scaffolding
 export {
   type AnyCommand,
@@ -92,6 +101,64 @@ export {
   type WriteOptions,
   writeFileAtomic,
 } from "./io.js";
+// MNIST model, training and entry point (dense stacks on TF.js, FEDn's PyTorch layout)
+export {
+  formatTrainLog,
+  initSeedCommand,
+  mnistCommands,
+  mnistProgram,
+  predictCommand,
+  trainCommand,
+  validateCommand,
+} from "./mnist/commands.js";
+export {
+  type ImageSet,
+  type LoadDataOptions,
+  type LoadedData,
+  loadMnistData,
+  type SplitName,
+} from "./mnist/data.js";
+export {
+  type DenseLayerWeights,
+  type DenseStackSpec,
+  type DenseWeights,
+  fromPytorch,
+  MNIST_SPEC,
+  pytorchShapes,
+  toPytorch,
+} from "./mnist/layout.js";
+export {
+  createDenseModel,
+  type DenseModel,
+  dropoutMasks,
+  forward,
+  initDenseWeights,
+  readDenseWeights,
+} from "./mnist/model.js";
+export {
+  DEFAULT_DATA_PATH,
+  type ResolveContext,
+  type ResolvedTrainOptions,
+  resolveDataPath,
+  resolveSeed,
+  resolveTrainOptions,
+  TRAIN_DEFAULTS,
+  type TrainArgs,
+} from "./mnist/options.js";
+export { createRandom, permutation, type Random, randomSeed } from "./mnist/random.js";
+export {
+  type EvaluateOptions,
+  evaluateModel,
+  predictClasses,
+  predictLogProbs,
+  stepAutodiff,
+  stepBackprop,
+  type TrainBatch,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+  trainModel,
+} from "./mnist/train.js";
 // Arrays
 export {
   type DType,
@@ -152,6 +219,14 @@ export {
   readIgnorePatterns,
 } from "./package/create.js";
 export { fnmatch, fnmatchToRegExp, isIgnored, parseFednignore } from "./package/fednignore.js";
+// MNIST model, training and entry point: terminal progress bar
+export {
+  createProgressBar,
+  type ProgressBar,
+  type ProgressState,
+  type ProgressStream,
+  renderProgress,
+} from "./progress.js";
 export {
   checkPredictOutput,
   checkTrainOutput,
