@@ -36,6 +36,13 @@ export const BUNDLED_PROGRAMS = {
   startup: "src/startup.ts",
 } as const;
 
+/**
+ * The wasm binaries Node can load: the SIMD build (what Node 20 uses) and the plain one (for CPUs
+ * without wasm SIMD). The threaded build is left out: Node never loads it (it needs a `blob:`
+ * worker URL), and it would add 425 KiB.
+ */
+export const WASM_FILES = ["tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm.wasm"] as const;
+
 // esbuild turns `require` of Node built-ins inside bundled CommonJS into a throwing stub in ESM
 // output; a real `require` (and `__dirname`, which emscripten's glue reads) fixes both.
 const ESM_BANNER = [
@@ -86,8 +93,7 @@ export async function bundleClient(options: BundleOptions): Promise<BundleResult
   await writeFile(join(outDir, "package.json"), `${JSON.stringify({ type: "module" }, null, 2)}\n`);
   const require = createRequire(join(root, "package.json"));
   const wasmDir = dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
-  const wasmFiles = (await readdir(join(wasmDir, "dist"))).filter((f) => f.endsWith(".wasm"));
-  for (const file of wasmFiles) await copyFile(join(wasmDir, "dist", file), join(outDir, file));
+  for (const file of WASM_FILES) await copyFile(join(wasmDir, "dist", file), join(outDir, file));
   const files: Record<string, number> = {};
   for (const file of (await readdir(outDir)).sort()) {
     files[file] = (await stat(join(outDir, file))).size;
