@@ -76,8 +76,8 @@ export function readDenseWeights(model: DenseModel): DenseWeights {
     return {
       inputs,
       outputs,
-      kernel: kernel.dataSync() as Float32Array,
-      bias: model.biases[l]!.dataSync() as Float32Array,
+      kernel: (kernel.dataSync() as Float32Array).slice(),
+      bias: (model.biases[l]!.dataSync() as Float32Array).slice(),
     };
   });
 }

@@ -303,7 +303,7 @@ export function trainModel(
 }
 
 export interface EvaluateOptions {
-  /** Rows per forward call: large enough to amortise dispatch, small enough for memory. @default 8192 */
+  /** Rows per forward call: large enough to amortise dispatch (~15 kernels), small enough that the chunk (6 MB at 2048 × 784) does not grow the wasm heap. @default 2048 */
   readonly chunkSize?: number;
 }
 
@@ -314,7 +314,7 @@ function forEachChunk(
   options: EvaluateOptions,
   use: (logp: Float32Array, start: number, rows: number) => void,
 ): void {
-  const chunk = options.chunkSize ?? 8192;
+  const chunk = options.chunkSize ?? 2048;
   const { features, pixels } = set;
   const reuse = tf.getBackend() === "wasm";
   let x = new Float32Array(0);
@@ -325,12 +325,15 @@ function forEachChunk(
     // loop, and float32 division rounds exactly as `v / 255` does in the batch builder.
     const from = start * features;
     x.set(pixels.subarray(from, from + x.length));
-    const logp = tf.tidy(() => {
+    // Read the result outside tidy: tidy walks a returned typed array element by element.
+    const output = tf.tidy(() => {
       const raw = tf.tensor2d(x, [rows, features]);
       const input = pixels instanceof Uint8Array ? tf.div<tf.Tensor2D>(raw, 255) : raw;
-      return forward(model, input).dataSync();
+      return forward(model, input);
     });
-    use(logp as Float32Array, start, rows);
+    const logp = output.dataSync() as Float32Array;
+    output.dispose();
+    use(logp, start, rows);
   }
 }
 
