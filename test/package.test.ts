@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type CliContext, type Program, runCli } from "../src/cli/scaffold.js";
 import packageCreate from "../src/commands/package.js";
@@ -46,6 +48,20 @@ describe("fnmatch (Python's, as FEDn's .fednignore uses it)", () => {
       execFileSync("python3", ["-c", script], { input: JSON.stringify(cases), encoding: "utf8" }),
     ) as boolean[];
     expect(cases.map(([name, pattern]) => fnmatch(name, pattern))).toEqual(expected);
+  });
+
+  it("agrees with python3's fnmatch on random patterns and names (property, one python call)", () => {
+    const pattern = fc.stringMatching(/^[abcz*?[\]!\-/.^\\&|~]{0,10}$/);
+    const name = fc.stringMatching(/^[abcz\\\-/.!^\][&|~]{0,8}$/);
+    const cases = fc.sample(fc.tuple(name, pattern), { numRuns: 2000, seed: 20260101 });
+    const script =
+      "import fnmatch, json, sys\nprint(json.dumps([fnmatch.fnmatchcase(n, p) for n, p in json.load(sys.stdin)]))";
+    const expected = JSON.parse(
+      execFileSync("python3", ["-c", script], { input: JSON.stringify(cases), encoding: "utf8" }),
+    ) as boolean[];
+    const mismatches = cases.filter(([n, p], i) => fnmatch(n, p) !== expected[i]);
+    expect(mismatches).toEqual([]);
+    expect(expected.filter(Boolean).length).toBeGreaterThan(50);
   });
 
   it("ignores by relative path or base name, and reads .fednignore as FEDn does", () => {
@@ -113,6 +129,19 @@ describe("parsePackageConfig", () => {
   ])("rejects %s with a FormatError naming the file", (_, text, message) => {
     expect(() => parsePackageConfig(text, "f.yaml")).toThrow(FormatError);
     expect(() => parsePackageConfig(text, "f.yaml")).toThrow(message);
+  });
+
+  it("reads this project's client/fedn.yaml: node commands, $ENTRYPOINT_OPTS where FEDn passes paths", () => {
+    const file = join(dirname(fileURLToPath(import.meta.url)), "..", "client", "fedn.yaml");
+    const config = parsePackageConfig(readFileSync(file, "utf8"), file);
+    expect(config.pythonEnv).toBeUndefined();
+    expect(config.entryPoints).toEqual({
+      build: "node dist/entrypoint.js init_seed ../seed.npz",
+      startup: "node dist/startup.js",
+      train: "node dist/entrypoint.js train $ENTRYPOINT_OPTS",
+      validate: "node dist/entrypoint.js validate $ENTRYPOINT_OPTS",
+      predict: "node dist/entrypoint.js predict $ENTRYPOINT_OPTS",
+    });
   });
 
   it("findPackage takes the first folder holding fedn.yaml or scaleout.yaml, top-down", async () => {

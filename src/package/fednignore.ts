@@ -20,6 +20,52 @@ export function parseFednignore(text: string): string[] {
 }
 
 /**
+ * The regular-expression class for the body of a `[...]` set (between the brackets), with the
+ * rules of Python's `fnmatch.translate`: a leading `!` negates; a hyphen right after the opening
+ * (or after `!`) or at the end is literal; a range whose ends are out of order is dropped
+ * together with the hyphen, as Python drops it; a set left empty never matches, and `[!]` alone
+ * matches any character.
+ */
+function translateSet(body: string): string {
+  let stuff: string;
+  if (!body.includes("-")) {
+    stuff = body.replaceAll("\\", "\\\\");
+  } else {
+    // Split at the hyphens that make ranges: not the first character of the set (after `!`), and
+    // never the character right after another range's hyphen.
+    const chunks: string[] = [];
+    let start = 0;
+    let from = body.startsWith("!") ? 2 : 1;
+    for (;;) {
+      const hyphen = body.indexOf("-", from);
+      if (hyphen < 0) break;
+      chunks.push(body.slice(start, hyphen));
+      start = hyphen + 1;
+      from = hyphen + 3;
+    }
+    const last = body.slice(start);
+    if (last !== "") chunks.push(last);
+    else chunks[chunks.length - 1] += "-";
+    for (let k = chunks.length - 1; k > 0; k--) {
+      const before = chunks[k - 1] as string;
+      const after = chunks[k] as string;
+      if (before.slice(-1) > after.slice(0, 1)) {
+        chunks[k - 1] = before.slice(0, -1) + after.slice(1);
+        chunks.splice(k, 1);
+      }
+    }
+    stuff = chunks.map((c) => c.replaceAll("\\", "\\\\").replaceAll("-", "\\-")).join("-");
+  }
+  if (stuff === "") return "(?!)";
+  if (stuff === "!") return ".";
+  const negate = stuff.startsWith("!");
+  if (negate) stuff = stuff.slice(1);
+  // In a JavaScript class `]` and a leading `^` are special wherever Python's are not.
+  stuff = stuff.replace(/[\]^&~|[]/g, (m) => `\\${m}`);
+  return negate ? `[^${stuff}]` : `[${stuff}]`;
+}
+
+/**
  * Python's `fnmatch.translate`: `*` matches anything (slashes included), `?` one character,
  * `[seq]` / `[!seq]` a character in / not in seq; everything else literally; the whole name.
  */
@@ -41,12 +87,8 @@ export function fnmatchToRegExp(pattern: string): RegExp {
       if (j >= pattern.length) {
         out += "\\[";
       } else {
-        let body = pattern.slice(i, j);
+        out += translateSet(pattern.slice(i, j));
         i = j + 1;
-        const negate = body.startsWith("!");
-        if (negate) body = body.slice(1);
-        const escaped = body.replace(/[\\^\]]/g, (m) => `\\${m}`);
-        out += negate ? `[^${escaped}]` : `[${escaped}]`;
       }
     } else {
       out += c.replace(/[.*+?^${}()|[\]\\/-]/g, (m) => `\\${m}`);
