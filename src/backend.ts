@@ -1,14 +1,15 @@
 /**
  * Picks the TensorFlow.js backend at run time: tfjs-node when it loads (an optional dependency
  * that needs a native libtensorflow download, so it is often absent), else the wasm backend with
- * SIMD, else the pure-JS cpu backend. Nothing happens at import: backends are imported inside
- * `selectBackend`, so merely importing the library costs nothing and prints nothing.
+ * SIMD, else the pure-JS cpu backend. Nothing happens at import: TF.js and its backends are
+ * imported inside `selectBackend`, so importing this module (or `--help`) costs nothing.
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as tf from "@tensorflow/tfjs-core";
 import { UsageError } from "./errors.js";
+
+type Tf = typeof import("@tensorflow/tfjs-core");
 
 /** What `--backend` / `FEDN_TFJS_BACKEND` accept. `node` is an alias of `tensorflow`. */
 export const BACKEND_CHOICES = ["auto", "tensorflow", "node", "wasm", "cpu"] as const;
@@ -37,7 +38,7 @@ let selected: BackendChoice | undefined;
 // not installed; a static import would fail the build or the bundle.
 const TFJS_NODE = "@tensorflow/tfjs-node";
 
-async function tryNode(): Promise<BackendChoice | string> {
+async function tryNode(tf: Tf): Promise<BackendChoice | string> {
   try {
     await import(TFJS_NODE);
     if (await tf.setBackend("tensorflow")) {
@@ -58,7 +59,7 @@ function moduleDir(): string | undefined {
   }
 }
 
-async function tryWasm(): Promise<BackendChoice | string> {
+async function tryWasm(tf: Tf): Promise<BackendChoice | string> {
   try {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
     const here = moduleDir();
@@ -77,7 +78,7 @@ async function tryWasm(): Promise<BackendChoice | string> {
   }
 }
 
-async function tryCpu(): Promise<BackendChoice | string> {
+async function tryCpu(tf: Tf): Promise<BackendChoice | string> {
   try {
     await import("@tensorflow/tfjs-backend-cpu");
     if (await tf.setBackend("cpu")) return { name: "cpu", description: "cpu (pure JavaScript)" };
@@ -119,7 +120,8 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   if (selected !== undefined && (request === "auto" || sameBackend(request, selected))) {
     return selected;
   }
-  const attempts: Record<string, () => Promise<BackendChoice | string>> = {
+  const tf = await import("@tensorflow/tfjs-core");
+  const attempts: Record<string, (tf: Tf) => Promise<BackendChoice | string>> = {
     tensorflow: tryNode,
     node: tryNode,
     wasm: tryWasm,
@@ -128,7 +130,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const order = request === "auto" ? [tryNode, tryWasm, tryCpu] : [attempts[request]!];
   const failures: string[] = [];
   for (const attempt of order) {
-    const result = await attempt();
+    const result = await attempt(tf);
     if (typeof result !== "string") {
       selected = result;
       options.log?.(`fedn-tfjs: backend ${result.description}`);

@@ -5,7 +5,6 @@
  * pre-creates are replaced whole or not at all) and does its work through the library.
  */
 import { resolve } from "node:path";
-import { selectBackend } from "../backend.js";
 import { type CliContext, defineCommand, type Program } from "../cli/scaffold.js";
 import {
   loadMetadata,
@@ -19,6 +18,7 @@ import {
 import { createProgressBar } from "../progress.js";
 import { VERSION } from "../version.js";
 import { loadMnistData, type SplitName } from "./data.js";
+import { initDenseWeights } from "./init.js";
 import {
   type DenseStackSpec,
   type DenseWeights,
@@ -26,10 +26,8 @@ import {
   MNIST_SPEC,
   toPytorch,
 } from "./layout.js";
-import { createDenseModel, initDenseWeights, readDenseWeights } from "./model.js";
 import { resolveDataPath, resolveSeed, resolveTrainOptions, TRAIN_DEFAULTS } from "./options.js";
 import { createRandom, randomSeed } from "./random.js";
-import { evaluateModel, predictClasses, trainModel } from "./train.js";
 
 const BACKEND_OPTION = {
   type: "string",
@@ -77,6 +75,19 @@ async function loadData(path: string, splits: readonly SplitName[], ctx: CliCont
 }
 
 const log = (ctx: CliContext) => (line: string) => ctx.stderr.write(`${line}\n`);
+
+/**
+ * TF.js and everything that imports it, loaded only when a command computes: `--help`, usage
+ * errors and `init_seed` (pure JS) then start in a fraction of the time.
+ */
+async function loadCompute() {
+  const [backend, model, train] = await Promise.all([
+    import("../backend.js"),
+    import("./model.js"),
+    import("./train.js"),
+  ]);
+  return { ...backend, ...model, ...train };
+}
 
 export const initSeedCommand = defineCommand({
   name: "init_seed",
@@ -148,6 +159,7 @@ export const trainCommand = defineCommand({
     // Inputs first: a bad file fails with one line before any backend starts.
     const weights = await loadWeights(inPath, MNIST_SPEC);
     const set = (await loadData(options.dataPath, ["train"], ctx)).train!;
+    const { selectBackend, createDenseModel, readDenseWeights, trainModel } = await loadCompute();
     await selectBackend({ backend: options.backend, log: log(ctx) });
     const model = createDenseModel(weights, MNIST_SPEC);
     try {
@@ -213,6 +225,7 @@ export const validateCommand = defineCommand({
     const dataPath = resolveDataPath(args.data_path, ctx);
     const weights = await loadWeights(inPath, MNIST_SPEC);
     const { train, test } = await loadData(dataPath, ["train", "test"], ctx);
+    const { selectBackend, createDenseModel, evaluateModel } = await loadCompute();
     await selectBackend({ backend: args.backend, env: ctx.env, log: log(ctx) });
     const model = createDenseModel(weights, MNIST_SPEC);
     try {
@@ -248,6 +261,7 @@ export const predictCommand = defineCommand({
     const dataPath = resolveDataPath(args.data_path, ctx);
     const weights = await loadWeights(inPath, MNIST_SPEC);
     const { test } = await loadData(dataPath, ["test"], ctx);
+    const { selectBackend, createDenseModel, predictClasses } = await loadCompute();
     await selectBackend({ backend: args.backend, env: ctx.env, log: log(ctx) });
     const model = createDenseModel(weights, MNIST_SPEC);
     try {
