@@ -10,13 +10,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { type FileHandle, open, readFile, rename, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { DataError, FormatError, IoError, isFednTfjsError } from "./errors.js";
 import type { NdArray } from "./ndarray.js";
-import { type DecodeNpzOptions, decodeNpz, type EncodeNpzOptions, encodeNpz } from "./npz.js";
-import { decodeModel, type EncodeModelOptions, encodeModel } from "./numpyhelper.js";
+import { type DecodeNpzOptions, decodeNpz, type EncodeNpzOptions, encodeNpzParts } from "./npz.js";
+import { decodeModel, type EncodeModelOptions, encodeModelParts } from "./numpyhelper.js";
 
 const REASONS: Record<string, string> = {
   ENOENT: "no such file or directory",
@@ -72,7 +72,7 @@ export interface WriteOptions {
  */
 export async function writeFileAtomic(
   path: string,
-  data: Uint8Array | string,
+  data: Uint8Array | string | readonly Uint8Array[],
   options: WriteOptions = {},
 ): Promise<void> {
   const temp = join(
@@ -84,7 +84,8 @@ export async function writeFileAtomic(
     const handle = await open(temp, "wx", 0o644);
     created = true;
     try {
-      await handle.writeFile(data);
+      if (typeof data === "string" || data instanceof Uint8Array) await handle.writeFile(data);
+      else for (const part of data) await writeAll(handle, part);
       if (options.fsync === true) await handle.sync();
     } finally {
       await handle.close();
@@ -97,26 +98,43 @@ export async function writeFileAtomic(
   }
 }
 
+/** Writes all of `bytes` at the handle's current position (a write may be partial). */
+async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, null);
+    done += bytesWritten;
+  }
+}
+
 /** Reads and decodes an `.npz` archive; see {@link decodeNpz}. Errors name the file. */
 export async function loadNpz(
   path: string,
-  options: Omit<DecodeNpzOptions, "name"> = {},
+  options: Omit<DecodeNpzOptions, "name" | "consume"> = {},
 ): Promise<Map<string, NdArray>> {
-  return decodeNpz(await readBytes(path), { ...options, name: path });
+  // The buffer just read is ours alone: let the decoder use it in place instead of copying.
+  return decodeNpz(await readBytes(path), { ...options, name: path, consume: true });
 }
 
-/** Encodes arrays as an `.npz` archive (stored unless `compress`) and writes it atomically. */
+/**
+ * Encodes arrays as an `.npz` archive (stored unless `compress`) and writes it atomically,
+ * member by member: a stored archive is never built in memory. Do not modify the arrays until
+ * the promise settles.
+ */
 export async function saveNpz(
   path: string,
   arrays: Iterable<readonly [string, NdArray]>,
   options: EncodeNpzOptions & WriteOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeNpz(arrays, options), options);
+  await writeFileAtomic(path, encodeNpzParts(arrays, options), options);
 }
 
 /** `numpyhelper.load(path)`: the arrays of keys "0".."N-1"; see {@link decodeModel}. */
-export async function loadModel(path: string): Promise<NdArray[]> {
-  return decodeModel(await readBytes(path), { name: path });
+export async function loadModel(
+  path: string,
+  options: Omit<DecodeNpzOptions, "name" | "consume"> = {},
+): Promise<NdArray[]> {
+  return decodeModel(await readBytes(path), { ...options, name: path, consume: true });
 }
 
 /** `numpyhelper.save(weights, path)`: keys "0".."N-1", deflated, written atomically. */
@@ -125,7 +143,7 @@ export async function saveModel(
   path: string,
   options: EncodeModelOptions & WriteOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeModel(arrays, options), options);
+  await writeFileAtomic(path, encodeModelParts(arrays, options), options);
 }
 
 /**

@@ -40,6 +40,12 @@ export interface DecodeNpzOptions {
    * @default 2 GiB ({@link NPZ_DEFAULT_MAX_BYTES})
    */
   readonly maxBytes?: number;
+  /**
+   * Hand `bytes` over: the arrays may be views of them and they may be modified, which saves a
+   * copy of every stored member. For buffers the caller owns and drops, such as a file just read.
+   * @default false
+   */
+  readonly consume?: boolean;
 }
 
 export interface EncodeNpzOptions {
@@ -373,7 +379,9 @@ export function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions = {}): Ma
       r.fail(`corrupt: CRC-32 is 0x${hex32(actual)}, the archive says 0x${hex32(e.crc)}`, e.name);
     }
     const key = e.name.slice(0, -".npy".length);
-    arrays.set(key, decodeNpyWith(data, `${r.name}: ${e.name}`, { mayAlias: data !== raw }));
+    // An inflated buffer is ours to consume; the caller's bytes only when handed over.
+    const consume = data !== raw || options.consume === true;
+    arrays.set(key, decodeNpyWith(data, `${r.name}: ${e.name}`, { consume }));
   }
   return arrays;
 }
@@ -419,17 +427,14 @@ function resolveLevel(options: EncodeNpzOptions): number {
 }
 
 /**
- * Encodes arrays as an `.npz` archive that `np.load(allow_pickle=False)` reads back exactly:
- * members `<key>.npy`, stored by default (`np.savez`) or deflated with `compress: true`
- * (`np.savez_compressed`). Keys must be unique and non-empty.
- *
- * @example
- * const bytes = encodeNpz([["x", { dtype: "uint8", shape: [2], data: Uint8Array.of(1, 2) }]]);
+ * {@link encodeNpz} as a list of buffers whose concatenation is the archive: stored members'
+ * data are views of the arrays, not copies, so a file can be written from them without building
+ * the archive in memory (see `saveNpz`).
  */
-export function encodeNpz(
+export function encodeNpzParts(
   arrays: Iterable<readonly [string, NdArray]>,
   options: EncodeNpzOptions = {},
-): Uint8Array {
+): Uint8Array[] {
   const compress = options.compress ?? false;
   const level = compress ? resolveLevel(options) : 0;
   const encoder = new TextEncoder();
@@ -487,11 +492,7 @@ export function encodeNpz(
       `npz: ${pending.length} members of ${total} bytes need ZIP64, which this writer does not produce`,
     );
   }
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  const offsets: number[] = [];
-  const common = (p: Pending, o: number): void => {
+  const common = (view: DataView, p: Pending, o: number): void => {
     // version needed, flags, method, time, date, crc, sizes, name length: shared layout.
     view.setUint16(o, 20, true);
     view.setUint16(o + 2, p.utf8 ? FLAG_UTF8 : 0, true);
@@ -504,32 +505,60 @@ export function encodeNpz(
     view.setUint16(o + 22, p.name.length, true);
     view.setUint16(o + 24, 0, true);
   };
+  const out: Uint8Array[] = [];
+  let at = 0;
+  const offsets: number[] = [];
   for (const p of pending) {
     offsets.push(at);
-    view.setUint32(at, SIG_LOCAL, true);
-    common(p, at + 4);
-    out.set(p.name, at + LOCAL_SIZE);
-    at += LOCAL_SIZE + p.name.length;
-    for (const part of p.parts) {
-      out.set(part, at);
-      at += part.length;
-    }
+    const local = new Uint8Array(LOCAL_SIZE + p.name.length);
+    const view = new DataView(local.buffer);
+    view.setUint32(0, SIG_LOCAL, true);
+    common(view, p, 4);
+    local.set(p.name, LOCAL_SIZE);
+    out.push(local, ...p.parts);
+    at += local.length + p.compressedSize;
   }
   const cdStart = at;
+  const tail = new Uint8Array(total - at);
+  const view = new DataView(tail.buffer);
+  let t = 0;
   pending.forEach((p, i) => {
-    view.setUint32(at, SIG_CENTRAL, true);
-    view.setUint16(at + 4, (3 << 8) | 20, true); // made by: Unix, zip 2.0
-    common(p, at + 6);
+    view.setUint32(t, SIG_CENTRAL, true);
+    view.setUint16(t + 4, (3 << 8) | 20, true); // made by: Unix, zip 2.0
+    common(view, p, t + 6);
     // comment length, disk, internal attributes stay 0
-    view.setUint32(at + 38, (0o100644 << 16) >>> 0, true); // a regular file, rw-r--r--
-    view.setUint32(at + 42, offsets[i]!, true);
-    out.set(p.name, at + CENTRAL_SIZE);
-    at += CENTRAL_SIZE + p.name.length;
+    view.setUint32(t + 38, (0o100644 << 16) >>> 0, true); // a regular file, rw-r--r--
+    view.setUint32(t + 42, offsets[i]!, true);
+    tail.set(p.name, t + CENTRAL_SIZE);
+    t += CENTRAL_SIZE + p.name.length;
   });
-  view.setUint32(at, SIG_EOCD, true);
-  view.setUint16(at + 8, pending.length, true);
-  view.setUint16(at + 10, pending.length, true);
-  view.setUint32(at + 12, at - cdStart, true);
-  view.setUint32(at + 16, cdStart, true);
+  view.setUint32(t, SIG_EOCD, true);
+  view.setUint16(t + 8, pending.length, true);
+  view.setUint16(t + 10, pending.length, true);
+  view.setUint32(t + 12, t, true);
+  view.setUint32(t + 16, cdStart, true);
+  out.push(tail);
+  return out;
+}
+
+/**
+ * Encodes arrays as an `.npz` archive that `np.load(allow_pickle=False)` reads back exactly:
+ * members `<key>.npy`, stored by default (`np.savez`) or deflated with `compress: true`
+ * (`np.savez_compressed`). Keys must be unique and non-empty.
+ *
+ * @example
+ * const bytes = encodeNpz([["x", { dtype: "uint8", shape: [2], data: Uint8Array.of(1, 2) }]]);
+ */
+export function encodeNpz(
+  arrays: Iterable<readonly [string, NdArray]>,
+  options: EncodeNpzOptions = {},
+): Uint8Array {
+  const parts = encodeNpzParts(arrays, options);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }

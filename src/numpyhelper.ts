@@ -14,7 +14,13 @@
  */
 import { FormatError, ShapeError } from "./errors.js";
 import { type DType, formatShape, type NdArray, sizeOf } from "./ndarray.js";
-import { decodeNpz, type EncodeNpzOptions, encodeNpz } from "./npz.js";
+import {
+  type DecodeNpzOptions,
+  decodeNpz,
+  type EncodeNpzOptions,
+  encodeNpz,
+  encodeNpzParts,
+} from "./npz.js";
 
 /** A model: the ordered list of arrays FEDn's numpy helper saves and loads. */
 export type Model = readonly NdArray[];
@@ -40,14 +46,23 @@ export interface EncodeModelOptions {
  * const bytes = encodeModel([weights, bias]); // np.load(...)["0"] is weights
  */
 export function encodeModel(arrays: Model, options: EncodeModelOptions = {}): Uint8Array {
-  const npzOptions: EncodeNpzOptions = {
+  return encodeNpz(modelEntries(arrays), modelNpzOptions(options));
+}
+
+/** {@link encodeModel} as the buffers of {@link encodeNpzParts}, for writing without a copy. */
+export function encodeModelParts(arrays: Model, options: EncodeModelOptions = {}): Uint8Array[] {
+  return encodeNpzParts(modelEntries(arrays), modelNpzOptions(options));
+}
+
+function modelEntries(arrays: Model): [string, NdArray][] {
+  return arrays.map((a, i) => [String(i), a]);
+}
+
+function modelNpzOptions(options: EncodeModelOptions): EncodeNpzOptions {
+  return {
     compress: options.compress ?? true,
     ...(options.level === undefined ? {} : { level: options.level }),
   };
-  return encodeNpz(
-    arrays.map((a, i) => [String(i), a] as const),
-    npzOptions,
-  );
 }
 
 /**
@@ -55,15 +70,9 @@ export function encodeModel(arrays: Model, options: EncodeModelOptions = {}): Ui
  * order. Stricter than the Python, which fails with a bare KeyError: a missing index, an extra
  * or non-numeric key is a FormatError that names it.
  */
-export function decodeModel(
-  bytes: Uint8Array,
-  options: { readonly name?: string; readonly maxBytes?: number } = {},
-): NdArray[] {
+export function decodeModel(bytes: Uint8Array, options: DecodeNpzOptions = {}): NdArray[] {
   const name = options.name ?? "model.npz";
-  const arrays = decodeNpz(bytes, {
-    name,
-    ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
-  });
+  const arrays = decodeNpz(bytes, { ...options, name });
   const count = arrays.size;
   const expected = count === 0 ? "no keys" : `keys "0".."${count - 1}"`;
   for (const key of arrays.keys()) {

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FormatError, isFednTfjsError, ShapeError, UsageError } from "../src/errors.js";
 import type { NdArray } from "../src/ndarray.js";
-import { decodeNpz, encodeNpz } from "../src/npz.js";
+import { decodeNpz, encodeNpz, encodeNpzParts } from "../src/npz.js";
 import { describe as describeArray, digest, fixtureBytes, manifest } from "./fixtures/golden.js";
 import { numpyMissing, python } from "./fixtures/python.js";
 
@@ -34,6 +34,15 @@ describe("decodeNpz on numpy's archives (golden)", () => {
     const arrays = decodeNpz(fixtureBytes(file), { name: file });
     expect([...arrays].map(([k, a]) => describeArray(k, a))).toEqual(fixture.arrays);
   });
+
+  it.each(valid.map((f) => [f.file, f] as const))(
+    "%s, consuming the buffer (arrays in place, unaligned members slid into alignment)",
+    (file, fixture) => {
+      const bytes = fixtureBytes(file);
+      const arrays = decodeNpz(bytes, { name: file, consume: true });
+      expect([...arrays].map(([k, a]) => describeArray(k, a))).toEqual(fixture.arrays);
+    },
+  );
 
   it.each(invalid.map((f) => [f.file, f] as const))("%s is refused", (file, fixture) => {
     const error = errorOf(() => decodeNpz(fixtureBytes(file), { name: file }));
@@ -92,6 +101,14 @@ describe("encodeNpz", () => {
     for (const [key, array] of arrays) {
       expect(describeArray(key, back.get(key)!)).toEqual(describeArray(key, array));
     }
+  });
+
+  it("writes the same bytes in parts, stored members as views of the arrays", () => {
+    const parts = encodeNpzParts(arrays);
+    expect(Buffer.concat(parts)).toEqual(Buffer.from(encodeNpz(arrays)));
+    expect(parts.some((p) => p.buffer === arrays[0]![1].data.buffer)).toBe(true);
+    const deflated = encodeNpzParts(arrays, { compress: true });
+    expect(Buffer.concat(deflated)).toEqual(Buffer.from(encodeNpz(arrays, { compress: true })));
   });
 
   it("is deterministic: the same arrays give the same bytes", () => {
@@ -206,7 +223,7 @@ describe("decodeNpz, properties", () => {
           }
           const input = cut === null ? copy : copy.subarray(0, cut % (copy.length + 1));
           try {
-            decodeNpz(input, { name: "x.npz", maxBytes: 64 * 1024 * 1024 });
+            decodeNpz(input, { name: "x.npz", maxBytes: 64 * 1024 * 1024, consume: nearEnd });
           } catch (error) {
             if (!isFednTfjsError(error)) throw error;
             expect(error).toBeInstanceOf(FormatError);
