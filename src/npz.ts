@@ -1,14 +1,18 @@
 /**
  * The `.npz` container: a zip archive of `.npy` members, bytes in, bytes out, no file system.
  *
- * A small zip reader and writer on `node:zlib` rather than adm-zip. Measured on this machine
- * (scripts/bench/npz.mjs, a 61 MB float32 archive, median of 5; see the report in BENCHMARKS.md):
- * adm-zip reads a deflated archive in about the same time but does not refuse a member whose
- * declared size is a lie until it has inflated it, and it has no cap on what an archive can make
- * it allocate; its writer is slower because it deflates at level 9... The own reader takes every
- * size from the central directory, checks it against a budget (`maxBytes`) before inflating
- * anything, inflates with `maxOutputLength` so no member can produce more than it declared, and
- * checks every CRC-32 (`zlib.crc32`).
+ * A small zip reader and writer on `node:zlib` rather than adm-zip, on evidence (adm-zip 0.5.16,
+ * Node 20, this project's fixtures and scripts/bench/npz.mjs, 61 MB float32, 2 shared cores):
+ * - adm-zip cannot read an archive numpy wrote to a pipe ("Descriptor data is malformed"), one
+ *   of the layouts FEDn can hand over; it accepts duplicate members and local headers that name
+ *   another member, and has no cap on what an archive makes it allocate: a central directory
+ *   that claims 4 GiB made it allocate that and spend 10 s before its CRC check failed.
+ * - It is slower: its CRC-32 is a byte-at-a-time JavaScript loop. Median ms, ours / adm-zip /
+ *   numpy 2.4: read stored 63 / 280 / 45, read deflated 301 / 493 / 321, write stored
+ *   77 / 273 / 90, write deflated 1448 / 2021 / 2262.
+ * This reader takes every size from the central directory, checks the total against a budget
+ * (`maxBytes`) before inflating anything, inflates with `maxOutputLength` so no member can
+ * produce more than it declared, and checks every CRC-32 with `zlib.crc32`.
  *
  * Reads what numpy writes: `savez` (stored) and `savez_compressed` (deflated), numpy's ZIP64 local
  * headers (sizes 0xFFFFFFFF there, the real ones in the zip64 extra field and the central
@@ -25,9 +29,10 @@ import { dataBytesOf, decodeNpyWith, encodeNpyHeader } from "./npy.js";
 export const NPZ_DEFAULT_MAX_BYTES = 2 ** 31;
 
 /**
- * zlib level for deflated members. Level 1 deflates float32 weights about 4x faster than
- * numpy's level 6 and the files come out within a few percent of the same size (random float
- * mantissas do not compress either way); every zip reader inflates any level.
+ * zlib level for deflated members. numpy deflates at 6; float32 weights are nearly
+ * incompressible at any level (61 MB: 56.19 MB at 1, 56.18 MB at 6; the MNIST seed model:
+ * 195,155 vs 195,112 bytes), and level 1 writes 61 MB in 1.45 s against 1.74 s at level 6 and
+ * numpy's 2.26 s. Every zip reader inflates any level.
  */
 export const NPZ_DEFAULT_LEVEL = 1;
 
