@@ -4,70 +4,11 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FormatError, isFednTfjsError, ShapeError } from "../src/errors.js";
-import type { DType, NdArray } from "../src/ndarray.js";
+import type { NdArray } from "../src/ndarray.js";
 import { decodeNpy, encodeNpy, NPY_MAX_HEADER_SIZE, readNpyHeader } from "../src/npy.js";
+import { arbitraryArray, DTYPES } from "./fixtures/arbitrary.js";
 import { describe as describeArray, digest, fixtureBytes, manifest } from "./fixtures/golden.js";
 import { numpyMissing, python } from "./fixtures/python.js";
-
-const DTYPES: DType[] = [
-  "bool",
-  "int8",
-  "int16",
-  "int32",
-  "int64",
-  "uint8",
-  "uint16",
-  "uint32",
-  "uint64",
-  "float16",
-  "float32",
-  "float64",
-];
-
-/** An arbitrary array of `dtype` with up to 4 axes of up to 5 elements. */
-function arbitraryArray(dtype: DType): fc.Arbitrary<NdArray> {
-  return fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 4 }).chain((shape) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const bytes = { bool: 1, int8: 1, uint8: 1, int16: 2, uint16: 2, float16: 2 } as Record<
-      string,
-      number
-    >;
-    const itemsize = bytes[dtype] ?? (dtype.endsWith("32") ? 4 : 8);
-    return fc.uint8Array({ minLength: n * itemsize, maxLength: n * itemsize }).map((raw) => {
-      if (dtype === "bool") for (let i = 0; i < raw.length; i++) raw[i] = raw[i]! & 1;
-      const copy = new Uint8Array(raw);
-      const data = viewAs(dtype, copy.buffer, n);
-      return { dtype, shape, data } as NdArray;
-    });
-  });
-}
-
-function viewAs(dtype: DType, buffer: ArrayBuffer, n: number): NdArray["data"] {
-  switch (dtype) {
-    case "bool":
-    case "uint8":
-      return new Uint8Array(buffer, 0, n);
-    case "int8":
-      return new Int8Array(buffer, 0, n);
-    case "int16":
-      return new Int16Array(buffer, 0, n);
-    case "uint16":
-    case "float16":
-      return new Uint16Array(buffer, 0, n);
-    case "int32":
-      return new Int32Array(buffer, 0, n);
-    case "uint32":
-      return new Uint32Array(buffer, 0, n);
-    case "int64":
-      return new BigInt64Array(buffer, 0, n);
-    case "uint64":
-      return new BigUint64Array(buffer, 0, n);
-    case "float32":
-      return new Float32Array(buffer, 0, n);
-    case "float64":
-      return new Float64Array(buffer, 0, n);
-  }
-}
 
 const npyFixtures = manifest.files.filter((f) => f.kind === "npy");
 

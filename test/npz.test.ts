@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { FormatError, isFednTfjsError, ShapeError, UsageError } from "../src/errors.js";
 import type { NdArray } from "../src/ndarray.js";
 import { decodeNpz, encodeNpz, encodeNpzParts } from "../src/npz.js";
+import { arbitraryArray, DTYPES } from "./fixtures/arbitrary.js";
 import { describe as describeArray, digest, fixtureBytes, manifest } from "./fixtures/golden.js";
 import { numpyMissing, python } from "./fixtures/python.js";
 
@@ -168,15 +169,7 @@ print(json.dumps(res))`,
 });
 
 describe("decodeNpz, properties", () => {
-  const array = fc
-    .tuple(fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 3 }), fc.boolean())
-    .map(([shape, double]): NdArray => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const values = Array.from({ length: n }, (_, i) => i * 0.5 - 3);
-      return double
-        ? { dtype: "float64", shape, data: Float64Array.from(values) }
-        : { dtype: "float32", shape, data: Float32Array.from(values) };
-    });
+  const array = fc.constantFrom(...DTYPES).chain(arbitraryArray);
 
   it("round-trips random lists of arrays and keys", () => {
     fc.assert(
