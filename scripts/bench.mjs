@@ -453,6 +453,13 @@ async function startup(env, impls, results) {
       what: `node ${path.relative(ROOT, env.entrypoint)} --help`,
       argv: impls.ours.argv("--help"),
     },
+    // The bundle FEDn clients actually run (`npm run package`), when it has been built.
+    existsSync(path.join(ROOT, "client/dist/entrypoint.js")) &&
+      env.entrypoint !== path.join(ROOT, "client/dist/entrypoint.js") && {
+        impl: "fedn-tfjs (bundle)",
+        what: "node client/dist/entrypoint.js --help",
+        argv: [process.execPath, path.join(ROOT, "client/dist/entrypoint.js"), "--help"],
+      },
     existsSync(path.join(ROOT, "dist/cli.js")) && {
       impl: "fedn-tfjs",
       what: "node dist/cli.js --help",
@@ -474,7 +481,7 @@ async function startup(env, impls, results) {
     const runs = results.runs.filter((r) => r.section === "startup" && r.what === p.what);
     const walls = runs.filter((r) => r.ok).map((r) => r.wall_s);
     const failed = runs.find((r) => !r.ok);
-    say(`  ${p.what.padEnd(36)} median ${fmt(median(walls), 3)} s`);
+    say(`  ${p.what.padEnd(38)} median ${fmt(median(walls), 3)} s`);
     if (failed !== undefined) note(`${p.what} failed: ${why(failed)}`);
   }
 }
