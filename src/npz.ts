@@ -264,6 +264,11 @@ function readCentralDirectory(r: Reader): { entries: Entry[]; centralOffset: num
     entries.push({ name, rawName, flags, method, crc, compressedSize, size, localOffset });
     p = recordEnd;
   }
+  if (p !== end) {
+    // Python's zipfile reads entries by size, not count: entries past the count would be
+    // arrays numpy sees and we would silently drop.
+    r.fail(`corrupt: the central directory holds ${end - p} bytes past its ${cd.count} entries`);
+  }
   return { entries, centralOffset: cd.offset };
 }
 
@@ -386,7 +391,13 @@ export function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions = {}): Ma
     const key = e.name.slice(0, -".npy".length);
     // An inflated buffer is ours to consume; the caller's bytes only when handed over.
     const consume = data !== raw || options.consume === true;
-    arrays.set(key, decodeNpyWith(data, `${r.name}: ${e.name}`, { consume }));
+    try {
+      arrays.set(key, decodeNpyWith(data, `${r.name}: ${e.name}`, { consume }));
+    } catch (error) {
+      // Same message; the context fields say archive and member separately.
+      if (!(error instanceof FormatError)) throw error;
+      throw new FormatError(error.message, { file: r.name, key: e.name, cause: error });
+    }
   }
   return arrays;
 }
