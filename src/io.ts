@@ -107,7 +107,11 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/** Reads and decodes an `.npz` archive; see {@link decodeNpz}. Errors name the file. */
+/**
+ * Reads and decodes an `.npz` archive; see {@link decodeNpz}. Errors name the file. Stored
+ * members are not copied: their arrays are views of the one buffer the file was read into, so
+ * keeping any of them keeps that buffer alive.
+ */
 export async function loadNpz(
   path: string,
   options: Omit<DecodeNpzOptions, "name" | "consume"> = {},
