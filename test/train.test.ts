@@ -42,16 +42,8 @@ function syntheticSet(count: number, seed: number): ImageSet {
 }
 
 function batchOf(set: ImageSet, start: number, rows: number): TrainBatch {
-  const x = new Float32Array(rows * 784);
-  const xT = new Float32Array(rows * 784);
-  for (let r = 0; r < rows; r++) {
-    for (let f = 0; f < 784; f++) {
-      const v = set.pixels[(start + r) * 784 + f]! / 255;
-      x[r * 784 + f] = v;
-      xT[f * rows + r] = v;
-    }
-  }
-  return { rows, x, xT, labels: set.labels.slice(start, start + rows) };
+  const x = Float32Array.from(set.pixels.subarray(start * 784, (start + rows) * 784));
+  return { rows, x, divisor: 255, labels: set.labels.slice(start, start + rows) };
 }
 
 function maxAbsDiff(a: DenseWeights, b: DenseWeights): number {

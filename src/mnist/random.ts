@@ -8,6 +8,8 @@
 export interface Random {
   /** The next float in [0, 1), with 32 random bits. */
   next(): number;
+  /** The next 32 random bits as an unsigned integer. */
+  nextUint32(): number;
 }
 
 /**
@@ -29,19 +31,18 @@ export function createRandom(seed: number): Random {
   let b = splitmix();
   let c = splitmix();
   let d = splitmix();
-  return {
-    next(): number {
-      const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-      const t = b << 9;
-      c ^= a;
-      d ^= b;
-      b ^= c;
-      a ^= d;
-      c ^= t;
-      d = rotl(d, 11);
-      return result / 4294967296;
-    },
+  const nextUint32 = (): number => {
+    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
+    return result;
   };
+  return { nextUint32, next: () => nextUint32() / 4294967296 };
 }
 
 function rotl(x: number, k: number): number {

@@ -2,9 +2,9 @@
  * Training, validation and prediction for dense stacks, written for speed on the wasm backend
  * (see docs/tfjs-notes.md): the wasm backend runs matMuls with a transposed operand in a naive
  * scalar loop and copies a whole tensor on every `tf.slice`, so
- * - each batch is built in JS from the uint8 pixels, both as `x` and pre-transposed as `xᵀ`, so
- *   the big gradient `xᵀ · g` (784 × B × 64) is a plain matMul;
- * - the backward pass is written by hand (about 25 kernels a step instead of ~100 for autodiff);
+ * - each batch is a native uint8 → float32 copy of its rows (no JS loop per pixel), scaled and
+ *   transposed by kernels, so the big gradient `xᵀ · g` (784 × B × 64) is a plain matMul;
+ * - the backward pass is written by hand (about 35 kernels a step instead of ~100 for autodiff);
  *   `method: "autodiff"` keeps `tf.variableGrads` as the general path and a test proves both agree;
  * - validation and prediction run large chunks built from typed-array views, never slices of a
  *   resident data-set tensor, and the data set itself stays uint8 on the JS heap.
@@ -16,21 +16,16 @@ import type { DenseModel } from "./model.js";
 import { dropoutMasks, forward } from "./model.js";
 import { createRandom, permutation, type Random, randomSeed } from "./random.js";
 
-/** uint8 pixel → float32 `v / 255`, the scaling the PyTorch package applies. */
-let scaleTable: Float32Array | undefined;
-function pixelScale(): Float32Array {
-  if (scaleTable === undefined) {
-    scaleTable = new Float32Array(256);
-    for (let v = 0; v < 256; v++) scaleTable[v] = v / 255;
-  }
-  return scaleTable;
-}
-
-/** One batch on the JS heap: `x` is `(rows, features)`, `xT` the same values `(features, rows)`. */
+/**
+ * One batch on the JS heap: `x` is `(rows, features)` row-major, holding the pixel values before
+ * the division by `divisor` (255 for uint8 pixels, 1 for sets already scaled), which the backend
+ * does: a native uint8 → float32 copy plus one division kernel is much cheaper than scaling in JS,
+ * and float32 division rounds exactly as `v / 255` does.
+ */
 export interface TrainBatch {
   readonly rows: number;
   readonly x: Float32Array;
-  readonly xT: Float32Array;
+  readonly divisor: number;
   readonly labels: Int32Array;
 }
 
@@ -40,7 +35,6 @@ export interface TrainBatch {
  */
 class BatchBuilder {
   private x = new Float32Array(0);
-  private xT = new Float32Array(0);
   private labels = new Int32Array(0);
 
   constructor(
@@ -52,35 +46,29 @@ class BatchBuilder {
   build(start: number, end: number, order?: Int32Array): TrainBatch {
     const { features, pixels, labels: allLabels } = this.set;
     const rows = end - start;
-    const size = rows * features;
-    if (!this.reuse || this.x.length !== size) {
-      this.x = new Float32Array(size);
-      this.xT = new Float32Array(size);
+    if (!this.reuse || this.x.length !== rows * features) {
+      this.x = new Float32Array(rows * features);
       this.labels = new Int32Array(rows);
     }
-    const { x, xT, labels } = this;
-    const table = pixels instanceof Uint8Array ? pixelScale() : undefined;
-    for (let r = 0; r < rows; r++) {
-      const index = order === undefined ? start + r : order[start + r]!;
-      labels[r] = allLabels[index]!;
-      const from = index * features;
-      const to = r * features;
-      if (table !== undefined) {
-        for (let f = 0; f < features; f++) {
-          const v = table[pixels[from + f]!]!;
-          x[to + f] = v;
-          xT[f * rows + r] = v;
-        }
-      } else {
-        for (let f = 0; f < features; f++) {
-          const v = pixels[from + f]!;
-          x[to + f] = v;
-          xT[f * rows + r] = v;
-        }
+    const { x, labels } = this;
+    if (order === undefined) {
+      x.set(pixels.subarray(start * features, end * features));
+      labels.set(allLabels.subarray(start, end));
+    } else {
+      for (let r = 0; r < rows; r++) {
+        const index = order[start + r]!;
+        x.set(pixels.subarray(index * features, (index + 1) * features), r * features);
+        labels[r] = allLabels[index]!;
       }
     }
-    return { rows, x, xT, labels };
+    return { rows, x, divisor: pixels instanceof Uint8Array ? 255 : 1, labels };
   }
+}
+
+/** The batch's `(rows, features)` input tensor, scaled. Call inside a tidy. */
+function inputTensor(batch: TrainBatch, features: number): tf.Tensor2D {
+  const raw = tf.tensor2d(batch.x, [batch.rows, features]);
+  return batch.divisor === 1 ? raw : tf.div<tf.Tensor2D>(raw, batch.divisor);
 }
 
 /** One-hot targets with value `scale` at each label: `(rows, classes)`. */
@@ -110,7 +98,8 @@ function maskTensors(
 /**
  * One SGD step with the hand-derived backward pass of a dense stack (ReLU, dropout masks,
  * log-softmax + NLL). Returns the batch's mean loss (before the update) when `wantLoss`.
- * Never calls a matMul with a transposed operand on the big first layer: `xᵀ` comes pre-built.
+ * Never calls a matMul with a transposed operand: `xᵀ` and the small `hᵀ`, `Wᵀ` are made by
+ * transpose kernels, which cost far less than the wasm backend's naive transposed matMul.
  */
 export function stepBackprop(
   model: DenseModel,
@@ -125,7 +114,7 @@ export function stepBackprop(
   const classes = sizes[sizes.length - 1]!;
   const last = model.kernels.length - 1;
   return tf.tidy(() => {
-    const x = tf.tensor2d(batch.x, [rows, features]);
+    const x = inputTensor(batch, features);
     const maskT = maskTensors(masks, rows, model);
     // inputs[l] is the input of layer l; relu[l] the ReLU output of hidden layer l (pre-mask).
     const inputs: tf.Tensor2D[] = [x];
@@ -158,10 +147,8 @@ export function stepBackprop(
     const updates: [tf.Variable, tf.Tensor][] = [];
     for (let l = last; l >= 0; l--) {
       const input = inputs[l]!;
-      const dKernel =
-        l === 0
-          ? tf.matMul(tf.tensor2d(batch.xT, [features, rows]), g)
-          : tf.matMul(tf.transpose(input), g);
+      // hᵀ · g with an explicit transpose: XNNPACK then packs only g (rows × out) as its weights.
+      const dKernel = tf.matMul(tf.transpose(input), g);
       const dBias = tf.sum(g, 0);
       if (l > 0) {
         // Through layer l's weights (old values), then the ReLU and the dropout mask below it.
@@ -206,7 +193,7 @@ export function stepAutodiff(
   const classes = sizes[sizes.length - 1]!;
   ensureGradients();
   return tf.tidy(() => {
-    const x = tf.tensor2d(batch.x, [rows, sizes[0]!]);
+    const x = inputTensor(batch, sizes[0]!);
     const maskT = maskTensors(masks, rows, model);
     const target = tf.tensor2d(scaledOneHot(batch.labels, classes, 1), [rows, classes]);
     const variables = [...model.kernels, ...model.biases];
