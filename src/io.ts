@@ -15,8 +15,14 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { DataError, FormatError, IoError, isFednTfjsError } from "./errors.js";
 import type { NdArray } from "./ndarray.js";
-import { type DecodeNpzOptions, decodeNpz, type EncodeNpzOptions, encodeNpzParts } from "./npz.js";
-import { decodeModel, type EncodeModelOptions, encodeModelParts } from "./numpyhelper.js";
+import {
+  type DecodeNpzOptions,
+  decodeNpz,
+  type EncodeNpzOptions,
+  layoutNpz,
+  type NpzLayout,
+} from "./npz.js";
+import { decodeModel, type EncodeModelOptions, layoutModel } from "./numpyhelper.js";
 
 const REASONS: Record<string, string> = {
   ENOENT: "no such file or directory",
@@ -75,6 +81,22 @@ export async function writeFileAtomic(
   data: Uint8Array | string | readonly Uint8Array[],
   options: WriteOptions = {},
 ): Promise<void> {
+  await writeAtomicWith(
+    path,
+    async (handle) => {
+      if (typeof data === "string" || data instanceof Uint8Array) await handle.writeFile(data);
+      else for (const part of data) await writeAll(handle, part);
+    },
+    options,
+  );
+}
+
+/** The atomic write of {@link writeFileAtomic} with the content written by `write`. */
+async function writeAtomicWith(
+  path: string,
+  write: (handle: FileHandle) => Promise<void>,
+  options: WriteOptions,
+): Promise<void> {
   const temp = join(
     dirname(path),
     `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
@@ -84,8 +106,7 @@ export async function writeFileAtomic(
     const handle = await open(temp, "wx", 0o644);
     created = true;
     try {
-      if (typeof data === "string" || data instanceof Uint8Array) await handle.writeFile(data);
-      else for (const part of data) await writeAll(handle, part);
+      await write(handle);
       if (options.fsync === true) await handle.sync();
     } finally {
       await handle.close();
@@ -96,6 +117,39 @@ export async function writeFileAtomic(
     if (created) await unlink(temp).catch(() => undefined);
     throw ioError(path, "write", cause);
   }
+}
+
+/**
+ * Writes an archive layout atomically, checksumming each part while the OS writes it (the
+ * CRC-32 pass then costs no time of its own), and rewrites the local headers once the
+ * checksums are known.
+ */
+async function writeLayout(path: string, layout: NpzLayout, options: WriteOptions): Promise<void> {
+  await writeAtomicWith(
+    path,
+    async (handle) => {
+      for (const [i, part] of layout.parts.entries()) {
+        const written = writeAll(handle, part);
+        layout.checksum(i);
+        await written;
+      }
+      await writeAll(handle, layout.finish());
+      for (const { part, offset } of layout.localHeaders) {
+        const bytes = layout.parts[part]!;
+        let done = 0;
+        while (done < bytes.length) {
+          const { bytesWritten } = await handle.write(
+            bytes,
+            done,
+            bytes.length - done,
+            offset + done,
+          );
+          done += bytesWritten;
+        }
+      }
+    },
+    options,
+  );
 }
 
 /** Writes all of `bytes` at the handle's current position (a write may be partial). */
@@ -130,7 +184,7 @@ export async function saveNpz(
   arrays: Iterable<readonly [string, NdArray]>,
   options: EncodeNpzOptions & WriteOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeNpzParts(arrays, options), options);
+  await writeLayout(path, layoutNpz(arrays, options), options);
 }
 
 /** `numpyhelper.load(path)`: the arrays of keys "0".."N-1"; see {@link decodeModel}. */
@@ -147,7 +201,7 @@ export async function saveModel(
   path: string,
   options: EncodeModelOptions & WriteOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeModelParts(arrays, options), options);
+  await writeLayout(path, layoutModel(arrays, options), options);
 }
 
 /**

@@ -413,15 +413,36 @@ function hex32(n: number): string {
 const DOS_TIME = 0;
 const DOS_DATE = (0 << 9) | (1 << 5) | 1;
 
-interface Pending {
+interface Member {
   readonly name: Uint8Array;
   readonly utf8: boolean;
   readonly method: number;
-  readonly crc: number;
+  /** Known up front for deflated members; stored members fold their parts in as written. */
+  crc: number;
   readonly size: number;
-  /** The member's stored bytes, in pieces (npy header + data when stored). */
-  readonly parts: readonly Uint8Array[];
   readonly compressedSize: number;
+  /** Its local header, a part of its own so that the CRC can be filled in afterwards. */
+  readonly local: Uint8Array;
+  readonly offset: number;
+}
+
+/**
+ * An archive laid out for writing in order, with the CRC-32s of stored members left to compute
+ * while their bytes are being written: the one pass over the data that remains then overlaps
+ * the write instead of preceding it. Use: write `parts` in order, calling `checksum(i)` for each
+ * (while part `i` is in flight, if the writer is asynchronous); then `finish()` fills the CRCs
+ * into the local-header parts (rewrite them at `localHeaders[k].offset`) and returns the central
+ * directory and end record to append. {@link encodeNpzParts} does all this synchronously.
+ */
+export interface NpzLayout {
+  /** Local headers and member bytes in archive order; stored data are views of the arrays. */
+  readonly parts: readonly Uint8Array[];
+  /** Each local header: its index in `parts` and its offset in the archive. */
+  readonly localHeaders: readonly { readonly part: number; readonly offset: number }[];
+  /** Folds part `index` into its member's CRC-32. Call once per part, in order. */
+  checksum(index: number): void;
+  /** Fills in the CRC-32 fields of the local headers; returns the central directory + end. */
+  finish(): Uint8Array;
 }
 
 /**
@@ -442,27 +463,46 @@ function resolveLevel(options: EncodeNpzOptions): number {
   return level;
 }
 
+/** The shared fields of a local header (at `o` = 4) and a central directory entry (`o` = 6). */
+function writeCommon(view: DataView, m: Member, o: number): void {
+  view.setUint16(o, 20, true); // version needed: 2.0
+  view.setUint16(o + 2, m.utf8 ? FLAG_UTF8 : 0, true);
+  view.setUint16(o + 4, m.method, true);
+  view.setUint16(o + 6, DOS_TIME, true);
+  view.setUint16(o + 8, DOS_DATE, true);
+  view.setUint32(o + 10, m.crc, true);
+  view.setUint32(o + 14, m.compressedSize, true);
+  view.setUint32(o + 18, m.size, true);
+  view.setUint16(o + 22, m.name.length, true);
+  view.setUint16(o + 24, 0, true); // extra field length
+}
+
 /**
- * {@link encodeNpz} as a list of buffers whose concatenation is the archive: stored members'
- * data are views of the arrays, not copies, so a file can be written from them without building
- * the archive in memory (see `saveNpz`).
+ * Lays out an archive of `arrays` for writing; see {@link NpzLayout}. Validates keys and arrays
+ * and deflates members (when `compress`) here, so writing can no longer fail on the content.
  */
-export function encodeNpzParts(
+export function layoutNpz(
   arrays: Iterable<readonly [string, NdArray]>,
   options: EncodeNpzOptions = {},
-): Uint8Array[] {
+): NpzLayout {
   const compress = options.compress ?? false;
   const level = compress ? resolveLevel(options) : 0;
   const encoder = new TextEncoder();
-  const pending: Pending[] = [];
+  const members: Member[] = [];
+  const parts: Uint8Array[] = [];
+  /** For each part: the member whose CRC it feeds, or -1 (local headers, deflated data). */
+  const feeds: number[] = [];
+  const localParts: number[] = [];
   const keys = new Set<string>();
+  let at = 0;
   for (const [key, array] of arrays) {
     if (key === "") throw new ShapeError("npz: an array key may not be empty", { key });
     if (keys.has(key)) throw new ShapeError(`npz: the key "${key}" is given twice`, { key });
     keys.add(key);
     const name = encoder.encode(`${key}.npy`);
-    if (name.length > U16_MAX)
+    if (name.length > U16_MAX) {
       throw new ShapeError(`npz: the key "${key.slice(0, 40)}..." is too long`, { key });
+    }
     let header: Uint8Array;
     try {
       header = encodeNpyHeader(array);
@@ -477,84 +517,94 @@ export function encodeNpzParts(
     }
     const data = dataBytesOf(array);
     const size = header.length + data.length;
-    const crc = crcOf(data, crcOf(header, 0));
-    let parts: Uint8Array[];
-    let method = METHOD_STORED;
+    let body: Uint8Array[];
+    let crc = 0;
     if (compress) {
       const whole = new Uint8Array(size);
       whole.set(header, 0);
       whole.set(data, header.length);
-      parts = [deflateRawSync(whole, { level })];
-      method = METHOD_DEFLATED;
+      crc = crcOf(whole, 0);
+      body = [deflateRawSync(whole, { level })];
     } else {
-      parts = [header, data];
+      body = [header, data];
     }
-    const compressedSize = parts.reduce((n, p) => n + p.length, 0);
-    pending.push({
+    const member: Member = {
       name,
       utf8: /[^\x20-\x7e]/.test(key),
-      method,
+      method: compress ? METHOD_DEFLATED : METHOD_STORED,
       crc,
       size,
-      parts,
-      compressedSize,
-    });
+      compressedSize: body.reduce((n, p) => n + p.length, 0),
+      local: new Uint8Array(LOCAL_SIZE + name.length),
+      offset: at,
+    };
+    const index = members.push(member) - 1;
+    localParts.push(parts.length);
+    parts.push(member.local, ...body);
+    feeds.push(-1, ...body.map(() => (compress ? -1 : index)));
+    at += member.local.length + member.compressedSize;
   }
-  let total = EOCD_SIZE;
-  for (const p of pending)
-    total += LOCAL_SIZE + CENTRAL_SIZE + 2 * p.name.length + p.compressedSize;
-  if (total > U32_MAX || pending.length >= U16_MAX) {
+  let total = at + EOCD_SIZE;
+  for (const m of members) total += CENTRAL_SIZE + m.name.length;
+  if (total > U32_MAX || members.length >= U16_MAX) {
     throw new ShapeError(
-      `npz: ${pending.length} members of ${total} bytes need ZIP64, which this writer does not produce`,
+      `npz: ${members.length} members of ${total} bytes need ZIP64, which this writer does not produce`,
     );
   }
-  const common = (view: DataView, p: Pending, o: number): void => {
-    // version needed, flags, method, time, date, crc, sizes, name length: shared layout.
-    view.setUint16(o, 20, true);
-    view.setUint16(o + 2, p.utf8 ? FLAG_UTF8 : 0, true);
-    view.setUint16(o + 4, p.method, true);
-    view.setUint16(o + 6, DOS_TIME, true);
-    view.setUint16(o + 8, DOS_DATE, true);
-    view.setUint32(o + 10, p.crc, true);
-    view.setUint32(o + 14, p.compressedSize, true);
-    view.setUint32(o + 18, p.size, true);
-    view.setUint16(o + 22, p.name.length, true);
-    view.setUint16(o + 24, 0, true);
-  };
-  const out: Uint8Array[] = [];
-  let at = 0;
-  const offsets: number[] = [];
-  for (const p of pending) {
-    offsets.push(at);
-    const local = new Uint8Array(LOCAL_SIZE + p.name.length);
-    const view = new DataView(local.buffer);
+  const fillLocal = (m: Member): void => {
+    const view = new DataView(m.local.buffer);
     view.setUint32(0, SIG_LOCAL, true);
-    common(view, p, 4);
-    local.set(p.name, LOCAL_SIZE);
-    out.push(local, ...p.parts);
-    at += local.length + p.compressedSize;
-  }
-  const cdStart = at;
-  const tail = new Uint8Array(total - at);
-  const view = new DataView(tail.buffer);
-  let t = 0;
-  pending.forEach((p, i) => {
-    view.setUint32(t, SIG_CENTRAL, true);
-    view.setUint16(t + 4, (3 << 8) | 20, true); // made by: Unix, zip 2.0
-    common(view, p, t + 6);
-    // comment length, disk, internal attributes stay 0
-    view.setUint32(t + 38, (0o100644 << 16) >>> 0, true); // a regular file, rw-r--r--
-    view.setUint32(t + 42, offsets[i]!, true);
-    tail.set(p.name, t + CENTRAL_SIZE);
-    t += CENTRAL_SIZE + p.name.length;
+    writeCommon(view, m, 4);
+    m.local.set(m.name, LOCAL_SIZE);
+  };
+  members.forEach(fillLocal);
+  return {
+    parts,
+    localHeaders: members.map((m, i) => ({ part: localParts[i]!, offset: m.offset })),
+    checksum(index: number): void {
+      const m = members[feeds[index] ?? -1];
+      if (m !== undefined) m.crc = crcOf(parts[index]!, m.crc);
+    },
+    finish(): Uint8Array {
+      members.forEach(fillLocal);
+      const centralStart = at;
+      const tail = new Uint8Array(total - at);
+      const view = new DataView(tail.buffer);
+      let t = 0;
+      for (const m of members) {
+        view.setUint32(t, SIG_CENTRAL, true);
+        view.setUint16(t + 4, (3 << 8) | 20, true); // made by: Unix, zip 2.0
+        writeCommon(view, m, t + 6);
+        // comment length, disk, internal attributes stay 0
+        view.setUint32(t + 38, (0o100644 << 16) >>> 0, true); // a regular file, rw-r--r--
+        view.setUint32(t + 42, m.offset, true);
+        tail.set(m.name, t + CENTRAL_SIZE);
+        t += CENTRAL_SIZE + m.name.length;
+      }
+      view.setUint32(t, SIG_EOCD, true);
+      view.setUint16(t + 8, members.length, true);
+      view.setUint16(t + 10, members.length, true);
+      view.setUint32(t + 12, t, true);
+      view.setUint32(t + 16, centralStart, true);
+      return tail;
+    },
+  };
+}
+
+/**
+ * {@link encodeNpz} as a list of buffers whose concatenation is the archive: stored members'
+ * data are views of the arrays, not copies.
+ */
+export function encodeNpzParts(
+  arrays: Iterable<readonly [string, NdArray]>,
+  options: EncodeNpzOptions = {},
+): Uint8Array[] {
+  const layout = layoutNpz(arrays, options);
+  layout.parts.forEach((_, i) => {
+    layout.checksum(i);
   });
-  view.setUint32(t, SIG_EOCD, true);
-  view.setUint16(t + 8, pending.length, true);
-  view.setUint16(t + 10, pending.length, true);
-  view.setUint32(t + 12, t, true);
-  view.setUint32(t + 16, cdStart, true);
-  out.push(tail);
-  return out;
+  const tail = layout.finish();
+  return [...layout.parts, tail];
 }
 
 /**

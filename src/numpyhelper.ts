@@ -19,7 +19,8 @@ import {
   decodeNpz,
   type EncodeNpzOptions,
   encodeNpz,
-  encodeNpzParts,
+  layoutNpz,
+  type NpzLayout,
 } from "./npz.js";
 
 /** A model: the ordered list of arrays FEDn's numpy helper saves and loads. */
@@ -49,9 +50,9 @@ export function encodeModel(arrays: Model, options: EncodeModelOptions = {}): Ui
   return encodeNpz(modelEntries(arrays), modelNpzOptions(options));
 }
 
-/** {@link encodeModel} as the buffers of {@link encodeNpzParts}, for writing without a copy. */
-export function encodeModelParts(arrays: Model, options: EncodeModelOptions = {}): Uint8Array[] {
-  return encodeNpzParts(modelEntries(arrays), modelNpzOptions(options));
+/** {@link encodeModel} laid out for writing to a file; see {@link layoutNpz}. */
+export function layoutModel(arrays: Model, options: EncodeModelOptions = {}): NpzLayout {
+  return layoutNpz(modelEntries(arrays), modelNpzOptions(options));
 }
 
 function modelEntries(arrays: Model): [string, NdArray][] {

@@ -27,6 +27,8 @@ import {
   writeFileAtomic,
 } from "../src/io.js";
 import type { NdArray } from "../src/ndarray.js";
+import { encodeNpz } from "../src/npz.js";
+import { encodeModel } from "../src/numpyhelper.js";
 import { digest } from "./fixtures/golden.js";
 import { numpyMissing, python } from "./fixtures/python.js";
 
@@ -113,6 +115,22 @@ describe("models and archives on disk", () => {
     const npz = join(dir, "data.npz");
     await saveNpz(npz, [["x_train", w]], { compress: true });
     expect([...(await loadNpz(npz)).keys()]).toEqual(["x_train"]);
+  });
+
+  it("writes the same bytes as the in-memory encoders, checksums filled in after the data", async () => {
+    const arrays: [string, NdArray][] = [
+      ["w", w],
+      ["ü", { dtype: "int64", shape: [3], data: BigInt64Array.of(1n, -2n, 3n) }],
+      ["e", { dtype: "float64", shape: [0], data: new Float64Array(0) }],
+    ];
+    for (const compress of [false, true]) {
+      const path = join(dir, `same-${compress}.npz`);
+      await saveNpz(path, arrays, { compress });
+      expect(readFileSync(path)).toEqual(Buffer.from(encodeNpz(arrays, { compress })));
+    }
+    const model = join(dir, "same-model.npz");
+    await saveModel([w, w], model);
+    expect(readFileSync(model)).toEqual(Buffer.from(encodeModel([w, w])));
   });
 
   it("names the file in format errors", async () => {
