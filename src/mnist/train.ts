@@ -32,36 +32,46 @@ export interface TrainBatch {
 /**
  * Builds batches from an image set. `reuse` recycles the buffers between batches, which is only
  * safe on backends that copy on upload (wasm does; the cpu backend keeps a reference).
+ * `augment` appends a column holding the divisor to every row: after the division it is exactly
+ * 1, the input that multiplies the bias column of the fast step's first layer.
  */
 class BatchBuilder {
   private x = new Float32Array(0);
   private labels = new Int32Array(0);
+  private readonly width: number;
+  private readonly divisor: number;
 
   constructor(
     private readonly set: ImageSet,
     private readonly reuse: boolean,
-  ) {}
+    private readonly augment: boolean,
+  ) {
+    this.width = set.features + (augment ? 1 : 0);
+    this.divisor = set.pixels instanceof Uint8Array ? 255 : 1;
+  }
 
   /** Rows `start..end-1` of the set, or of `order` when shuffling. */
   build(start: number, end: number, order?: Int32Array): TrainBatch {
     const { features, pixels, labels: allLabels } = this.set;
+    const { width, divisor } = this;
     const rows = end - start;
-    if (!this.reuse || this.x.length !== rows * features) {
-      this.x = new Float32Array(rows * features);
+    if (!this.reuse || this.x.length !== rows * width) {
+      this.x = new Float32Array(rows * width);
       this.labels = new Int32Array(rows);
     }
     const { x, labels } = this;
-    if (order === undefined) {
+    if (order === undefined && !this.augment) {
       x.set(pixels.subarray(start * features, end * features));
       labels.set(allLabels.subarray(start, end));
     } else {
       for (let r = 0; r < rows; r++) {
-        const index = order[start + r]!;
-        x.set(pixels.subarray(index * features, (index + 1) * features), r * features);
+        const index = order === undefined ? start + r : order[start + r]!;
+        x.set(pixels.subarray(index * features, (index + 1) * features), r * width);
+        if (this.augment) x[r * width + features] = divisor;
         labels[r] = allLabels[index]!;
       }
     }
-    return { rows, x, divisor: pixels instanceof Uint8Array ? 255 : 1, labels };
+    return { rows, x, divisor, labels };
   }
 }
 
@@ -96,45 +106,103 @@ function maskTensors(
 }
 
 /**
- * One SGD step with the hand-derived backward pass of a dense stack (ReLU, dropout masks,
- * log-softmax + NLL). Returns the batch's mean loss (before the update) when `wantLoss`.
- * Never calls a matMul with a transposed operand: `xᵀ` and the small `hᵀ`, `Wᵀ` are made by
- * transpose kernels, which cost far less than the wasm backend's naive transposed matMul.
+ * The weights as the fast step holds them while training. Layer 0 is kept PyTorch-style,
+ * `(out, in + 1)` with the bias as the last column, and runs forward as `W · xᵀ`: the wasm
+ * backend builds an XNNPACK operator for every new right-hand operand and packs it, and the
+ * kernel changes every step, so `x · W` would re-pack the whole 784 × 64 kernel per step while
+ * `W · xᵀ` packs only the 785 × B batch (about 8% of an epoch). Later layers share the model's
+ * own variables.
  */
-export function stepBackprop(
-  model: DenseModel,
+interface FastState {
+  readonly first: tf.Variable<tf.Rank.R2>;
+  readonly kernels: readonly tf.Variable<tf.Rank.R2>[];
+  readonly biases: readonly tf.Variable<tf.Rank.R1>[];
+}
+
+function enterFastState(model: DenseModel): FastState {
+  const outputs = model.spec.sizes[1]!;
+  const first = tf.tidy(() =>
+    tf.variable(
+      tf.concat2d(
+        [tf.transpose(model.kernels[0]!), tf.reshape<tf.Rank.R2>(model.biases[0]!, [outputs, 1])],
+        1,
+      ),
+      true,
+    ),
+  );
+  return { first, kernels: model.kernels.slice(1), biases: model.biases.slice(1) };
+}
+
+/** Writes layer 0 back into the model's variables and frees the state. */
+function leaveFastState(state: FastState, model: DenseModel): void {
+  const inputs = model.spec.sizes[0]!;
+  tf.tidy(() => {
+    const [kernel, bias] = tf.split(state.first, [inputs, 1], 1) as [tf.Tensor2D, tf.Tensor2D];
+    model.kernels[0]!.assign(tf.transpose(kernel));
+    // Not tf.reshape: on wasm a reshape shares the (out, 1) buffer, whose recorded rank the
+    // fused matMul then rejects for a bias. The 64 values go through JS instead.
+    model.biases[0]!.assign(tf.tensor1d(bias.dataSync() as Float32Array));
+  });
+  state.first.dispose();
+}
+
+/** `batch` with the bias column appended (see `BatchBuilder`). */
+function augmentBatch(batch: TrainBatch, features: number): TrainBatch {
+  const width = features + 1;
+  const x = new Float32Array(batch.rows * width);
+  for (let r = 0; r < batch.rows; r++) {
+    x.set(batch.x.subarray(r * features, (r + 1) * features), r * width);
+    x[r * width + features] = batch.divisor;
+  }
+  return { ...batch, x };
+}
+
+/** The fast step on an augmented batch; see `stepBackprop`. */
+function stepFast(
+  state: FastState,
+  spec: DenseModel["spec"],
   batch: TrainBatch,
   masks: readonly (Float32Array | undefined)[],
   lr: number,
   wantLoss: boolean,
 ): number | undefined {
   const { rows } = batch;
-  const sizes = model.spec.sizes;
-  const features = sizes[0]!;
+  const sizes = spec.sizes;
   const classes = sizes[sizes.length - 1]!;
-  const last = model.kernels.length - 1;
+  const last = sizes.length - 2;
   return tf.tidy(() => {
-    const x = inputTensor(batch, features);
-    const maskT = maskTensors(masks, rows, model);
-    // inputs[l] is the input of layer l; relu[l] the ReLU output of hidden layer l (pre-mask).
-    const inputs: tf.Tensor2D[] = [x];
+    const xT = tf.transpose(inputTensor(batch, sizes[0]! + 1));
+    const maskT = masks.map((m, i) =>
+      m === undefined ? undefined : tf.tensor2d(m, [rows, sizes[i + 1]!]),
+    );
+    const first = tf.transpose(
+      tf.fused.matMul({ a: state.first, b: xT, activation: last > 0 ? "relu" : "linear" }),
+    ) as tf.Tensor2D;
+    // inputs[l] is the input of layer l ≥ 1; relu[l] the ReLU output of hidden layer l.
+    const inputs: (tf.Tensor2D | undefined)[] = [undefined];
     const relu: tf.Tensor2D[] = [];
+    let logits = first;
     for (let l = 0; l < last; l++) {
-      const a = tf.fused.matMul({
-        a: inputs[l]!,
-        b: model.kernels[l]!,
-        bias: model.biases[l]!,
-        activation: "relu",
-      }) as tf.Tensor2D;
+      const a =
+        l === 0
+          ? first
+          : (tf.fused.matMul({
+              a: inputs[l]!,
+              b: state.kernels[l - 1]!,
+              bias: state.biases[l - 1]!,
+              activation: "relu",
+            }) as tf.Tensor2D);
       relu.push(a);
       const mask = maskT[l];
       inputs.push(mask === undefined ? a : tf.mul<tf.Tensor2D>(a, mask));
     }
-    const logits = tf.fused.matMul({
-      a: inputs[last]!,
-      b: model.kernels[last]!,
-      bias: model.biases[last]!,
-    });
+    if (last > 0) {
+      logits = tf.fused.matMul({
+        a: inputs[last]!,
+        b: state.kernels[last - 1]!,
+        bias: state.biases[last - 1]!,
+      }) as tf.Tensor2D;
+    }
     let loss: number | undefined;
     if (wantLoss) {
       loss = meanNll(tf.logSoftmax(logits).dataSync() as Float32Array, batch.labels, classes);
@@ -145,23 +213,45 @@ export function stepBackprop(
     const target = tf.tensor2d(scaledOneHot(batch.labels, classes, scale), [rows, classes]);
     let g = tf.sub<tf.Tensor2D>(tf.mul(tf.softmax(logits), scale), target);
     const updates: [tf.Variable, tf.Tensor][] = [];
-    for (let l = last; l >= 0; l--) {
-      const input = inputs[l]!;
-      // hᵀ · g with an explicit transpose: XNNPACK then packs only g (rows × out) as its weights.
-      const dKernel = tf.matMul(tf.transpose(input), g);
-      const dBias = tf.sum(g, 0);
-      if (l > 0) {
-        // Through layer l's weights (old values), then the ReLU and the dropout mask below it.
-        let d = tf.matMul(g, tf.transpose(model.kernels[l]!));
-        const mask = maskT[l - 1];
-        if (mask !== undefined) d = tf.mul<tf.Tensor2D>(d, mask);
-        g = tf.mul<tf.Tensor2D>(d, tf.step(relu[l - 1]!));
-      }
-      updates.push([model.kernels[l]!, dKernel], [model.biases[l]!, dBias]);
+    for (let l = last; l >= 1; l--) {
+      const kernel = state.kernels[l - 1]!;
+      // hᵀ · g with an explicit transpose: XNNPACK then packs only g (rows × out).
+      updates.push([kernel, tf.matMul(tf.transpose(inputs[l]!), g)]);
+      updates.push([state.biases[l - 1]!, tf.sum(g, 0)]);
+      // Through layer l's weights (old values), then the dropout mask and the ReLU below it.
+      let d = tf.matMul(g, tf.transpose(kernel));
+      const mask = maskT[l - 1];
+      if (mask !== undefined) d = tf.mul<tf.Tensor2D>(d, mask);
+      g = tf.mul<tf.Tensor2D>(d, tf.step(relu[l - 1]!));
     }
+    // Layer 0 and its bias column at once: (xᵀ · g)ᵀ, again packing only g.
+    updates.push([state.first, tf.transpose(tf.matMul(xT, g))]);
     for (const [variable, delta] of updates) variable.assign(tf.sub(variable, delta));
     return loss;
   });
+}
+
+/**
+ * One SGD step with the hand-derived backward pass of a dense stack (ReLU, dropout masks,
+ * log-softmax + NLL). Returns the batch's mean loss (before the update) when `wantLoss`.
+ * Never calls a matMul with a transposed operand: the wasm backend runs those in a naive scalar
+ * loop, so `xᵀ`, `hᵀ` and `Wᵀ` are made by (cheap) transpose kernels. `trainModel` keeps the
+ * fast layout across steps; this function converts in and out for a single step.
+ */
+export function stepBackprop(
+  model: DenseModel,
+  batch: TrainBatch,
+  masks: readonly (Float32Array | undefined)[],
+  lr: number,
+  wantLoss: boolean,
+): number | undefined {
+  const state = enterFastState(model);
+  try {
+    const augmented = augmentBatch(batch, model.spec.sizes[0]!);
+    return stepFast(state, model.spec, augmented, masks, lr, wantLoss);
+  } finally {
+    leaveFastState(state, model);
+  }
 }
 
 let gradientsRegistered = false;
@@ -252,8 +342,9 @@ export interface TrainResult {
 
 /**
  * Trains `model` in place with SGD on NLL loss: `ceil(n / batchSize)` batches per epoch in order
- * (the last one partial), as the PyTorch package's loop does. Option values are trusted here;
- * the CLI validates them once in `resolveTrainOptions`.
+ * (the last one partial), as the PyTorch package's loop does. The model's first-layer variables
+ * are brought up to date when it returns (the fast step trains a copy in its own layout).
+ * Option values are trusted here; the CLI validates them once in `resolveTrainOptions`.
  */
 export function trainModel(
   model: DenseModel,
@@ -267,24 +358,32 @@ export function trainModel(
   const seed = options.seed ?? randomSeed();
   const dropoutRng = createRandom(seed);
   const shuffleRng: Random = createRandom(seed ^ 0x5bd1e995);
-  const step = options.method === "autodiff" ? stepAutodiff : stepBackprop;
-  const builder = new BatchBuilder(set, tf.getBackend() === "wasm");
+  const autodiff = options.method === "autodiff";
+  const state = autodiff ? undefined : enterFastState(model);
+  const builder = new BatchBuilder(set, tf.getBackend() === "wasm", !autodiff);
   const batches = Math.ceil(set.count / batchSize);
   let lastLoss: number | undefined;
   let steps = 0;
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    const order = options.shuffle === true ? permutation(set.count, shuffleRng) : undefined;
-    for (let b = 0; b < batches; b++) {
-      const start = b * batchSize;
-      const end = Math.min(start + batchSize, set.count);
-      const batch = builder.build(start, end, order);
-      const masks = dropoutMasks(model.spec, batch.rows, dropoutRng);
-      const wantLoss = b % logEvery === 0 || b === batches - 1;
-      const loss = step(model, batch, masks, lr, wantLoss);
-      if (loss !== undefined) lastLoss = loss;
-      steps++;
-      options.onBatch?.({ epoch, epochs, batch: b, batches, samples: end, loss });
+  try {
+    for (let epoch = 0; epoch < epochs; epoch++) {
+      const order = options.shuffle === true ? permutation(set.count, shuffleRng) : undefined;
+      for (let b = 0; b < batches; b++) {
+        const start = b * batchSize;
+        const end = Math.min(start + batchSize, set.count);
+        const batch = builder.build(start, end, order);
+        const masks = dropoutMasks(model.spec, batch.rows, dropoutRng);
+        const wantLoss = b % logEvery === 0 || b === batches - 1;
+        const loss =
+          state === undefined
+            ? stepAutodiff(model, batch, masks, lr, wantLoss)
+            : stepFast(state, model.spec, batch, masks, lr, wantLoss);
+        if (loss !== undefined) lastLoss = loss;
+        steps++;
+        options.onBatch?.({ epoch, epochs, batch: b, batches, samples: end, loss });
+      }
     }
+  } finally {
+    if (state !== undefined) leaveFastState(state, model);
   }
   return { numExamples: set.count, steps, lastLoss };
 }
