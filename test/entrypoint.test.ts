@@ -210,10 +210,14 @@ print(json.dumps([list(p.keys()), len(p["predicted_class"]), bool((np.array(p["p
     try {
       emptyFile("cs.npz");
       const run = ok(
-        entry(`train --data_path=${dataPath} --batch_size=16 seed.npz cs.npz --seed 2`),
+        entry(`train --data_path=${dataPath} --batch_size=16 seed.npz cs.npz --seed 2`, {
+          FEDN_BENCH_TIMING: "1",
+        }),
       );
       // 8,000 / 16 = 500 batches: the command line's batch size won over the settings' 64.
       expect(run.stdout).toContain("Batch: 400/499");
+      // The benchmark's loop timing, in the PyTorch reference's format, on stderr only.
+      expect(run.stderr).toMatch(/\nbench: train loop \d+\.\d{4} s, 500 steps\n$/);
       expect(JSON.parse(readFileSync(join(pkg, "cs.npz-metadata"), "utf8"))).toEqual({
         num_examples: 8000,
         batch_size: 16,
