@@ -121,6 +121,9 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
     return selected;
   }
   const tf = await import("@tensorflow/tfjs-core");
+  // Production mode silences TF.js's own console output (the cpu backend advertises tfjs-node
+  // on stderr at first use); the choice is reported once through `log` instead.
+  tf.enableProdMode();
   const attempts: Record<string, (tf: Tf) => Promise<BackendChoice | string>> = {
     tensorflow: tryNode,
     node: tryNode,

@@ -205,6 +205,15 @@ print(json.dumps([list(p.keys()), len(p["predicted_class"]), bool((np.array(p["p
     expect(JSON.parse(same)).toEqual([["predicted_class"], 2000, true]);
   });
 
+  it("runs on the cpu backend when FEDN_TFJS_BACKEND says so, with the same metrics and no TF.js chatter", () => {
+    emptyFile("cpu.json");
+    const run = ok(entry("validate out.npz cpu.json", { FEDN_TFJS_BACKEND: "cpu" }));
+    expect(run.stderr).toBe("fedn-tfjs: backend cpu (pure JavaScript)\n");
+    const cpu = JSON.parse(readFileSync(join(pkg, "cpu.json"), "utf8"));
+    const wasm = JSON.parse(readFileSync(join(pkg, "metrics"), "utf8"));
+    for (const key of Object.keys(wasm)) expect(Math.abs(cpu[key] - wasm[key])).toBeLessThan(1e-5);
+  });
+
   it("client_settings in <in_model>-metadata apply unless given on the command line", () => {
     writeFileSync(join(pkg, "seed.npz-metadata"), '{"learning_rate": 0.05, "batch_size": 64}');
     try {
