@@ -548,6 +548,11 @@ async function limitSection(env, results) {
   say(
     `    (the same dW1 through matMul's transposeA flag: ${fmt(probe.dW1Transposed.seconds * 1e6, 0)} µs, ${fmt(probe.dW1Transposed.gflops, 1)} GFLOP/s)`,
   );
+  if (probe.repackFwd1Seconds !== undefined) {
+    say(
+      `    (x·W1 with a new W1 tensor each call costs ${fmt(probe.repackFwd1Seconds * 1e6, 0)} µs more: XNNPACK packs each new right operand, and a loop's weights or batches are new tensors every step)`,
+    );
+  }
   if (steps === undefined) {
     note("no data and no train runs: loop GFLOP/s not computed");
     return;

@@ -84,6 +84,22 @@ const dW1Transposed = matMulCase("dW1 matMul(x, g1, transposeA)", [784, B, 64], 
   reps: 100,
 });
 
+// XNNPACK packs a matMul's right operand once per tensor: a training loop, whose weights are
+// new tensors every step, pays that again each time. Measured on the biggest product, x·W1,
+// with a fresh W1 per call, less the upload of that fresh W1.
+const packA = matrix(B, 784, 4);
+const packValues = new Float32Array(784 * 64).fill(0.01);
+const withFreshWeights = secondsPerCall(() => {
+  const w = tf.tensor2d(packValues, [784, 64]);
+  const out = tf.matMul(packA, w);
+  w.dispose();
+  return out;
+}, 1000);
+const uploadWeights = secondsPerCall(() => tf.tensor2d(packValues, [784, 64]), 1000);
+const fwd1Same = step[0].seconds;
+const repackFwd1 = withFreshWeights - uploadWeights - fwd1Same;
+packA.dispose();
+
 // Uploading one batch (x or xᵀ, 32×784 float32) from the JS heap into the wasm heap.
 const batchValues = new Float32Array(B * 784).fill(0.5);
 const upload = secondsPerCall(() => tf.tensor2d(batchValues, [B, 784]), 2000);
@@ -140,6 +156,7 @@ process.stdout.write(
     stepFlop,
     tinyKernelSeconds: tinyKernel,
     uploadBatchSeconds: upload,
+    repackFwd1Seconds: repackFwd1,
     batchBuildSeconds: batchBuild,
     relu32x64Seconds: relu,
   })}\n`,
