@@ -7,9 +7,10 @@
  *   of the layouts FEDn can hand over; it accepts duplicate members and local headers that name
  *   another member, and has no cap on what an archive makes it allocate: a central directory
  *   that claims 4 GiB made it allocate that and spend 10 s before its CRC check failed.
- * - It is slower: its CRC-32 is a byte-at-a-time JavaScript loop. Median ms, ours / adm-zip /
- *   numpy 2.4: read stored 63 / 280 / 45, read deflated 301 / 493 / 321, write stored
- *   77 / 273 / 90, write deflated 1448 / 2021 / 2262.
+ * - It is slower: its CRC-32 is a byte-at-a-time JavaScript loop. Medians in ms, ours /
+ *   adm-zip / numpy 2.4, one run (ratios to numpy drift by ~0.5 between runs on this machine):
+ *   read stored 64 / 252 / 49, read deflated 274 / 467 / 255, write stored 64 / 249 / 46,
+ *   write deflated 1381 / 1508 / 1946.
  * This reader takes every size from the central directory, checks the total against a budget
  * (`maxBytes`) before inflating anything, inflates with `maxOutputLength` so no member can
  * produce more than it declared, and checks every CRC-32 with `zlib.crc32`.
