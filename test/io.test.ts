@@ -96,14 +96,18 @@ describe("writeFileAtomic", () => {
     expect(noDir.message).toContain("cannot write: no such file or directory");
   });
 
-  it.skipIf(process.getuid?.() === 0)("reports a read-only folder", async () => {
-    const sub = join(dir, "ro");
-    mkdirSync(sub);
-    chmodSync(sub, 0o500);
-    expect((await rejection(writeFileAtomic(join(sub, "f"), "x"))).message).toContain(
-      "permission denied",
-    );
-  });
+  const root = process.getuid?.() === 0;
+  it.skipIf(root)(
+    `reports a read-only folder${root ? " (skipped: running as root, which writes anywhere)" : ""}`,
+    async () => {
+      const sub = join(dir, "ro");
+      mkdirSync(sub);
+      chmodSync(sub, 0o500);
+      expect((await rejection(writeFileAtomic(join(sub, "f"), "x"))).message).toContain(
+        "permission denied",
+      );
+    },
+  );
 });
 
 describe("models and archives on disk", () => {
