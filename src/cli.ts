@@ -9,13 +9,15 @@ import inspect from "./commands/inspect.js";
 import packageCreate from "./commands/package.js";
 import run from "./commands/run.js";
 import simulate from "./commands/simulate.js";
+import { mnistCommands } from "./mnist/commands.js";
 import { VERSION } from "./version.js";
 
 const program = {
   name: "fedn-tfjs",
   version: VERSION,
   describe: "Tools for FEDn compute packages written in TypeScript on TensorFlow.js.",
-  commands: [inspect, data, packageCreate, run, simulate],
+  // The drop-in entry point's commands too, so `npx fedn-tfjs train in out` works from any folder.
+  commands: [inspect, data, packageCreate, run, simulate, ...mnistCommands],
 };
 
 process.exitCode = await runCli(program, process.argv.slice(2), processContext());

@@ -137,7 +137,10 @@ describe("runCli usage errors exit 2 with the usage line", () => {
       "prog train: option --batch_size expects a number",
     ],
     [["train", "a", "b", "--data_path"], "prog train: option --data_path expects a value"],
-    [["train", "a", "b", "--mode", "c"], "prog train: Invalid values:"],
+    [
+      ["train", "a", "b", "--mode", "c"],
+      'prog train: option --mode expects one of "a", "b", found "c"\n',
+    ],
     [["train", "usage", "b"], "prog train: option --lr must be positive"],
   ])("%j", async (argv, message) => {
     const { code, err, args } = await run(argv);

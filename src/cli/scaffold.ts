@@ -138,12 +138,23 @@ function aliasesOf(name: string, spec: OptionSpec): string[] {
   return [...aliases];
 }
 
-/** yargs says "Unknown arguments: a, b" for unknown options; say which are options. */
+/** yargs's messages, made one line that names the option: the CLI prints one line per failure. */
 function plainUsageMessage(message: string): string {
   const unknown = /^Unknown arguments?: (.*)$/.exec(message);
-  if (unknown === undefined || unknown === null) return message;
-  const names = (unknown[1] ?? "").split(", ").map((n) => (n.length === 1 ? `-${n}` : `--${n}`));
-  return `unknown option${names.length > 1 ? "s" : ""} ${names.join(", ")}`;
+  if (unknown !== null) {
+    const names = (unknown[1] ?? "").split(", ").map((n) => (n.length === 1 ? `-${n}` : `--${n}`));
+    return `unknown option${names.length > 1 ? "s" : ""} ${names.join(", ")}`;
+  }
+  // "Invalid values:\n  Argument: mode, Given: \"c\", Choices: \"a\", \"b\"", one line per option.
+  const invalid = [...message.matchAll(/Argument: (.+?), Given: (.+?), Choices: (.+)$/gm)];
+  if (invalid.length > 0) {
+    return invalid
+      .map(
+        ([, name, given, choices]) => `option --${name} expects one of ${choices}, found ${given}`,
+      )
+      .join("; ");
+  }
+  return message.replaceAll(/\s*\n\s*/g, " ");
 }
 
 function buildParser(program: Program, command: AnyCommand, argv: readonly string[]) {
