@@ -61,8 +61,6 @@ export {
   MNIST_PACKAGE_TRAIN,
   type MnistPackageOptions,
   mnistPackageDigits,
-  mulberry32,
-  seededPermutation,
 } from "./data/mnist-package.js";
 export { rowsPerClient, splitDataset } from "./data/split.js";
 // Errors
@@ -145,7 +143,6 @@ export {
   TRAIN_DEFAULTS,
   type TrainArgs,
 } from "./mnist/options.js";
-export { createRandom, permutation, type Random, randomSeed } from "./mnist/random.js";
 export {
   type EvaluateOptions,
   evaluateModel,
@@ -227,6 +224,7 @@ export {
   type ProgressStream,
   renderProgress,
 } from "./progress.js";
+export { createRandom, permutation, type Random, randomSeed } from "./random.js";
 export {
   checkPredictOutput,
   checkTrainOutput,

@@ -1,31 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadMnistPackage } from "../src/data/files.js";
-import {
-  MNIST_PACKAGE_SEED,
-  mnistPackageDigits,
-  mulberry32,
-  seededPermutation,
-} from "../src/data/mnist-package.js";
+import { MNIST_PACKAGE_SEED, mnistPackageDigits } from "../src/data/mnist-package.js";
 import { DataError, UsageError } from "../src/errors.js";
-
-describe("seededPermutation", () => {
-  it("is a permutation, the same for the same seed and different for another", () => {
-    const a = seededPermutation(1000, 42);
-    expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
-    expect([...seededPermutation(1000, 42)]).toEqual([...a]);
-    expect([...seededPermutation(1000, 43)]).not.toEqual([...a]);
-  });
-
-  it("pins mulberry32's first outputs, so data/mnist.npz stays the same file everywhere", () => {
-    const random = mulberry32(42);
-    const first = [random(), random(), random()];
-    expect(first.map((v) => v.toFixed(10))).toEqual([
-      "0.6011037519",
-      "0.4482905590",
-      "0.8524657935",
-    ]);
-  });
-});
 
 /**
  * Digits as the npm package stores them (`round(p / 255, 3)`, 784 values per image); pixel j of

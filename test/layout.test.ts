@@ -9,8 +9,8 @@ import {
   toPytorch,
 } from "../src/mnist/layout.js";
 import { initDenseWeights } from "../src/mnist/model.js";
-import { createRandom } from "../src/mnist/random.js";
 import type { NdArray } from "../src/ndarray.js";
+import { createRandom } from "../src/random.js";
 
 /** PyTorch-layout arrays whose every value encodes its own position: (layer, out, in). */
 function labelledArrays(spec: DenseStackSpec): NdArray<"float32">[] {

@@ -9,7 +9,7 @@ import {
   initDenseWeights,
   readDenseWeights,
 } from "../src/mnist/model.js";
-import { createRandom, permutation } from "../src/mnist/random.js";
+import { createRandom, permutation } from "../src/random.js";
 
 beforeAll(async () => {
   await selectBackend({ backend: "wasm" });

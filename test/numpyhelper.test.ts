@@ -19,18 +19,14 @@ import {
   sqrt,
   subtract,
 } from "../src/numpyhelper.js";
+import { createRandom } from "../src/random.js";
 import { describe as describeArray, digest, fixtureBytes, manifest } from "./fixtures/golden.js";
 import { numpyMissing, python } from "./fixtures/python.js";
 
-/** A seeded generator (mulberry32), so the "random" models are the same on every run. */
+/** Seeded, so the "random" models are the same on every run. */
 function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = createRandom(seed);
+  return () => random.next();
 }
 
 const SHAPES = [[64, 784], [64], [32, 64], [32], [10, 32], [10]];

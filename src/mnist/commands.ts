@@ -16,6 +16,7 @@ import {
   saveModel,
 } from "../io.js";
 import { createProgressBar } from "../progress.js";
+import { createRandom, randomSeed } from "../random.js";
 import { VERSION } from "../version.js";
 import { loadMnistData, type SplitName } from "./data.js";
 import { initDenseWeights } from "./init.js";
@@ -27,7 +28,6 @@ import {
   toPytorch,
 } from "./layout.js";
 import { resolveDataPath, resolveSeed, resolveTrainOptions, TRAIN_DEFAULTS } from "./options.js";
-import { createRandom, randomSeed } from "./random.js";
 
 const BACKEND_OPTION = {
   type: "string",

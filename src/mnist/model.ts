@@ -4,8 +4,8 @@
  * `tf.Variable`s in TF.js `(in, out)` layout; converting from and to model files is layout.ts's job.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { Random } from "../random.js";
 import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "./layout.js";
-import type { Random } from "./random.js";
 
 export { initDenseWeights } from "./init.js";
 

