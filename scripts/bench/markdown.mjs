@@ -22,12 +22,14 @@ const docPath = path.resolve(ROOT, values.doc);
 
 const fmt = (x, digits = 2) =>
   typeof x === "number" && Number.isFinite(x) ? x.toFixed(digits) : "–";
-const table = (header, rows) =>
-  [
-    `| ${header.join(" | ")} |`,
-    `|${header.map(() => "---").join("|")}|`,
-    ...rows.map((r) => `| ${r.join(" | ")} |`),
-  ].join("\n");
+/** A Markdown table padded the way the project's formatter (biome) lays tables out. */
+function table(header, rows) {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(3, ...all.map((r) => [...r[i]].length)));
+  const line = (cells) =>
+    `| ${cells.map((c, i) => c + " ".repeat(widths[i] - [...c].length)).join(" | ")} |`;
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
 const load = (l) => (Array.isArray(l) ? l.map((x) => x.toFixed(2)).join(" ") : "–");
 
 /** The lines of one `[section]` of the printed report, from the transcript beside the JSON. */
