@@ -34,7 +34,6 @@ export {
 export {
   type ClientDataOptions,
   type ClientDataReport,
-  DEFAULT_CLIENT_DATA,
   DEFAULT_DEMO_SPLITS,
   prepareClientData,
 } from "./data/client-data.js";

@@ -12,15 +12,14 @@
  *   anywhere else: a client pointed at its own data must never train on something else.
  */
 import { access } from "node:fs/promises";
-import { join, resolve, sep } from "node:path";
+import { join, sep } from "node:path";
 import { DataError, IoError } from "../errors.js";
 import { loadNpz } from "../io.js";
+import { resolveDataPath } from "../mnist/options.js";
 import { formatShape, sizeOf } from "../ndarray.js";
 import { summarizeDataset, toDataset } from "./dataset.js";
 import { saveClientSplits } from "./files.js";
 
-/** Where the entry points look when neither `--data_path` nor `FEDN_DATA_PATH` is given. */
-export const DEFAULT_CLIENT_DATA = "data/clients/1/mnist.npz";
 /** Splits of the demo data when `FEDN_NUM_DATA_SPLITS` is unset, as FEDn's examples. */
 export const DEFAULT_DEMO_SPLITS = 2;
 /** File name of the demo data set shipped next to the bundled startup program. */
@@ -81,10 +80,11 @@ function demoSplits(env: Readonly<Record<string, string | undefined>>): number {
 
 /** Finds, checks or creates this client's data (see the module comment). */
 export async function prepareClientData(options: ClientDataOptions): Promise<ClientDataReport> {
+  // The entry points' own rule, so startup checks exactly the file train will read.
+  const path = resolveDataPath(options.dataPath, options);
   const fromEnv = options.env.FEDN_DATA_PATH === "" ? undefined : options.env.FEDN_DATA_PATH;
   const explicit = options.dataPath ?? fromEnv;
   const source = options.dataPath !== undefined ? "--data_path" : "FEDN_DATA_PATH";
-  const path = resolve(options.cwd, explicit ?? DEFAULT_CLIENT_DATA);
   if (await exists(path)) {
     const what = await describeDataFile(path);
     const how = explicit === undefined ? "the default path" : source;
