@@ -52,6 +52,13 @@ export interface DecodeNpzOptions {
    * @default false
    */
   readonly consume?: boolean;
+  /**
+   * Decode only these keys (the rest of the archive is still checked, but not inflated), e.g.
+   * `["x_train", "y_train"]` for a command that never reads the test split. A key the archive
+   * lacks is simply absent from the result; the caller says what it needed.
+   * @default every key
+   */
+  readonly keys?: readonly string[];
 }
 
 export interface EncodeNpzOptions {
@@ -324,8 +331,11 @@ function inflateMember(r: Reader, entry: Entry, raw: Uint8Array): Uint8Array {
   let out: Uint8Array;
   try {
     // One byte more than declared, so a member that inflates to more than it says is caught
-    // after at most that many bytes instead of inflating without bound.
-    out = inflateRawSync(raw, { maxOutputLength: entry.size + 1 });
+    // after at most that many bytes instead of inflating without bound. One output chunk of
+    // that size saves concatenating many (a copy of the whole array); deflate cannot expand
+    // past ~1032:1, so a forged size still cannot make this allocate more than the data allows.
+    const chunkSize = Math.max(64, Math.min(entry.size + 1, raw.length * 1032 + 64));
+    out = inflateRawSync(raw, { maxOutputLength: entry.size + 1, chunkSize });
   } catch (cause) {
     const why =
       cause instanceof RangeError
@@ -381,15 +391,17 @@ export function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions = {}): Ma
     );
   }
   const arrays = new Map<string, NdArray>();
+  const wanted = options.keys === undefined ? undefined : new Set(options.keys);
   for (const e of entries) {
     const start = dataOffsetOf(r, e, centralOffset);
+    const key = e.name.slice(0, -".npy".length);
+    if (wanted !== undefined && !wanted.has(key)) continue;
     const raw = r.bytes.subarray(start, start + e.compressedSize);
     const data = inflateMember(r, e, raw);
     const actual = crcOf(data, 0);
     if (actual !== e.crc) {
       r.fail(`corrupt: CRC-32 is 0x${hex32(actual)}, the archive says 0x${hex32(e.crc)}`, e.name);
     }
-    const key = e.name.slice(0, -".npy".length);
     // An inflated buffer is ours to consume; the caller's bytes only when handed over.
     const consume = data !== raw || options.consume === true;
     try {

@@ -85,6 +85,25 @@ describe("decodeNpz on numpy's archives (golden)", () => {
     );
     expect(errorOf(() => decodeNpz(bytes, { maxBytes: -1 }))).toBeInstanceOf(UsageError);
   });
+
+  it("decodes only the keys asked for, and still checks the rest of the archive", () => {
+    const arrays: [string, NdArray][] = [
+      ["x_train", f32([2], [1, 2])],
+      ["y_train", f32([1], [3])],
+      ["x_test", f32([1], [4])],
+    ];
+    for (const compress of [false, true]) {
+      const bytes = encodeNpz(arrays, { compress });
+      const some = decodeNpz(bytes, { keys: ["x_train", "y_train", "absent"] });
+      expect([...some.keys()]).toEqual(["x_train", "y_train"]);
+      expect([...some.get("x_train")!.data]).toEqual([1, 2]);
+      // A skipped member whose local header names another file is still an error.
+      const broken = bytes.slice();
+      const at = Buffer.from(broken).indexOf(Buffer.from("x_test.npy"));
+      broken[at] = "X".charCodeAt(0);
+      expect(errorOf(() => decodeNpz(broken, { keys: ["x_train"] }))).toBeInstanceOf(FormatError);
+    }
+  });
 });
 
 describe("encodeNpz", () => {

@@ -69,7 +69,9 @@ async function loadWeights(path: string, spec: DenseStackSpec): Promise<DenseWei
 }
 
 async function loadData(path: string, splits: readonly SplitName[], ctx: CliContext) {
-  const data = loadMnistData(await loadNpz(path), { file: path, splits });
+  // Inflate only the splits this command reads: train never touches x_test.
+  const keys = splits.flatMap((split) => [`x_${split}`, `y_${split}`]);
+  const data = loadMnistData(await loadNpz(path, { keys }), { file: path, splits });
   for (const warning of data.warnings) ctx.stderr.write(`warning: ${warning}\n`);
   return data;
 }
