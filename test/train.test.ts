@@ -9,7 +9,6 @@ import {
   initDenseWeights,
   readDenseWeights,
 } from "../src/mnist/model.js";
-import { createRandom } from "../src/random.js";
 import {
   evaluateModel,
   predictClasses,
@@ -20,6 +19,7 @@ import {
   type TrainProgress,
   trainModel,
 } from "../src/mnist/train.js";
+import { createRandom } from "../src/random.js";
 
 beforeAll(async () => {
   await selectBackend({ backend: "wasm" });
