@@ -18,7 +18,7 @@ import {
 import { createProgressBar } from "../progress.js";
 import { createRandom, randomSeed } from "../random.js";
 import { VERSION } from "../version.js";
-import { loadMnistData, type SplitName } from "./data.js";
+import { type LoadedData, loadMnistData, type SplitName } from "./data.js";
 import { initDenseWeights } from "./init.js";
 import {
   type DenseStackSpec,
@@ -27,6 +27,7 @@ import {
   MNIST_SPEC,
   toPytorch,
 } from "./layout.js";
+import type { DenseModel } from "./model.js";
 import { resolveDataPath, resolveSeed, resolveTrainOptions, TRAIN_DEFAULTS } from "./options.js";
 
 const BACKEND_OPTION = {
@@ -89,6 +90,32 @@ async function loadCompute() {
     import("./train.js"),
   ]);
   return { ...backend, ...model, ...train };
+}
+
+type Compute = Awaited<ReturnType<typeof loadCompute>>;
+
+/**
+ * What every computing command does around its work: read and check the model and the data
+ * before any backend starts (a bad file fails in one line, fast), start the backend, build the
+ * model, and release its tensors whatever happens.
+ */
+async function withModel<T>(
+  inPath: string,
+  data: { path: string; splits: readonly SplitName[] },
+  backend: string | undefined,
+  ctx: CliContext,
+  work: (model: DenseModel, data: LoadedData, compute: Compute) => Promise<T>,
+): Promise<T> {
+  const weights = await loadWeights(inPath, MNIST_SPEC);
+  const loaded = await loadData(data.path, data.splits, ctx);
+  const compute = await loadCompute();
+  await compute.selectBackend({ backend, env: ctx.env, log: log(ctx) });
+  const model = compute.createDenseModel(weights, MNIST_SPEC);
+  try {
+    return await work(model, loaded, compute);
+  } finally {
+    model.dispose();
+  }
 }
 
 export const initSeedCommand = defineCommand({
@@ -158,13 +185,10 @@ export const trainCommand = defineCommand({
       metadata: await loadMetadata(inPath),
       metadataPath,
     });
-    // Inputs first: a bad file fails with one line before any backend starts.
-    const weights = await loadWeights(inPath, MNIST_SPEC);
-    const set = (await loadData(options.dataPath, ["train"], ctx)).train!;
-    const { selectBackend, createDenseModel, readDenseWeights, trainModel } = await loadCompute();
-    await selectBackend({ backend: options.backend, log: log(ctx) });
-    const model = createDenseModel(weights, MNIST_SPEC);
-    try {
+    const data = { path: options.dataPath, splits: ["train"] } as const;
+    await withModel(inPath, data, options.backend, ctx, async (model, loaded, compute) => {
+      const { readDenseWeights, trainModel } = compute;
+      const set = loaded.train!;
       const bar = createProgressBar(ctx.stderr);
       const total = set.count * options.epochs;
       let lastLoss: number | undefined;
@@ -212,9 +236,7 @@ export const trainCommand = defineCommand({
         },
         outPath,
       );
-    } finally {
-      model.dispose();
-    }
+    });
     return 0;
   },
 });
@@ -230,15 +252,10 @@ export const validateCommand = defineCommand({
   async run(args, ctx) {
     const inPath = resolve(ctx.cwd, args.in_model_path);
     const outPath = resolve(ctx.cwd, args.out_json_path);
-    const dataPath = resolveDataPath(args.data_path, ctx);
-    const weights = await loadWeights(inPath, MNIST_SPEC);
-    const { train, test } = await loadData(dataPath, ["train", "test"], ctx);
-    const { selectBackend, createDenseModel, evaluateModel } = await loadCompute();
-    await selectBackend({ backend: args.backend, env: ctx.env, log: log(ctx) });
-    const model = createDenseModel(weights, MNIST_SPEC);
-    try {
-      const trained = evaluateModel(model, train!);
-      const tested = evaluateModel(model, test!);
+    const data = { path: resolveDataPath(args.data_path, ctx), splits: ["train", "test"] } as const;
+    await withModel(inPath, data, args.backend, ctx, async (model, { train, test }, compute) => {
+      const trained = compute.evaluateModel(model, train!);
+      const tested = compute.evaluateModel(model, test!);
       await saveMetrics(
         {
           training_loss: trained.loss,
@@ -248,9 +265,7 @@ export const validateCommand = defineCommand({
         },
         outPath,
       );
-    } finally {
-      model.dispose();
-    }
+    });
     return 0;
   },
 });
@@ -266,18 +281,10 @@ export const predictCommand = defineCommand({
   async run(args, ctx) {
     const inPath = resolve(ctx.cwd, args.in_model_path);
     const outPath = resolve(ctx.cwd, args.out_json_path);
-    const dataPath = resolveDataPath(args.data_path, ctx);
-    const weights = await loadWeights(inPath, MNIST_SPEC);
-    const { test } = await loadData(dataPath, ["test"], ctx);
-    const { selectBackend, createDenseModel, predictClasses } = await loadCompute();
-    await selectBackend({ backend: args.backend, env: ctx.env, log: log(ctx) });
-    const model = createDenseModel(weights, MNIST_SPEC);
-    try {
-      const classes = predictClasses(model, test!);
-      await saveJson({ predicted_class: classes }, outPath);
-    } finally {
-      model.dispose();
-    }
+    const data = { path: resolveDataPath(args.data_path, ctx), splits: ["test"] } as const;
+    await withModel(inPath, data, args.backend, ctx, async (model, { test }, compute) => {
+      await saveJson({ predicted_class: compute.predictClasses(model, test!) }, outPath);
+    });
     return 0;
   },
 });
