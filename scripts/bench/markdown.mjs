@@ -164,14 +164,12 @@ blocks.machine = [
   `- Data: \`${path.relative(ROOT, results.data?.path ?? "") || "–"}\` (${results.data?.source ?? "–"})`,
   `- Command: \`${results.command}\`, ${results.pairs} pairs`,
 ].join("\n");
-const busy = Math.max(
-  ...(m.loadavg_start ?? [0]).slice(0, 1),
-  ...(m.loadavg_end ?? [0]).slice(0, 1),
-);
-blocks.load =
-  busy < 0.5
-    ? `the recorded run was made when the machine was quiet (load average ${load(m.loadavg_start)} at the start).`
-    : `the recorded run was made while others were still working (load average ${load(m.loadavg_start)} at the start, ${load(m.loadavg_end)} at the end), with the ours/PyTorch alternation spreading that load over both sides.`;
+// The benchmark keeps one of the two cores busy itself, so only the load before it started says
+// whether others were working.
+const quiet = (m.loadavg_start?.[0] ?? Number.POSITIVE_INFINITY) < 0.5;
+blocks.load = quiet
+  ? `the recorded run started when the machine was quiet (1-minute load average ${fmt(m.loadavg_start[0])}; ${fmt(m.loadavg_end?.[0])} at the end, most of it the benchmark's own process).`
+  : `the recorded run was made while others were still working (load average ${load(m.loadavg_start)} at the start, ${load(m.loadavg_end)} at the end), with the ours/PyTorch alternation spreading that load over both sides.`;
 
 let doc = readFileSync(docPath, "utf8");
 const missing = [];
