@@ -62,9 +62,9 @@ function resolveOptions(argv) {
       "startup-runs": { type: "string", default: "5" },
       data: { type: "string" },
       python: { type: "string", default: DEBIAN_PYTHON },
-      entrypoint: { type: "string", default: "dist/entrypoint.js" },
+      entrypoint: { type: "string" },
       "torch-threads": { type: "string" },
-      out: { type: "string", default: "bench-results/bench.json" },
+      out: { type: "string" },
       keep: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -88,12 +88,13 @@ function resolveOptions(argv) {
     startupRuns: count("startup-runs", values["startup-runs"]),
     data: values.data === undefined ? undefined : path.resolve(values.data),
     python: values.python,
-    entrypoint: path.resolve(ROOT, values.entrypoint),
+    // Paths given on the command line are relative to the working directory, defaults to the repo.
+    entrypoint: path.resolve(values.entrypoint ?? path.join(ROOT, "dist/entrypoint.js")),
     torchThreads:
       values["torch-threads"] === undefined
         ? undefined
         : count("torch-threads", values["torch-threads"]),
-    out: path.resolve(ROOT, values.out),
+    out: path.resolve(values.out ?? path.join(ROOT, "bench-results/bench.json")),
     keep: values.keep,
   };
 }
