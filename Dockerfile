@@ -5,7 +5,7 @@
 # Run (see README): mount this client's data and point FEDN_DATA_PATH at it.
 #   docker run -v $PWD/data/clients/1:/var/data -e FEDN_DATA_PATH=/var/data/mnist.npz \
 #     fedn-tfjs-client --api-url <host> --token <client token> --name client1
-FROM node:20-bookworm-slim AS node
+FROM node:20.18-bookworm-slim AS node
 
 FROM python:3.12-slim-bookworm
 ARG FEDN_VERSION=0.33.0

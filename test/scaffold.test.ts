@@ -43,6 +43,7 @@ const train = defineCommand({
     seen.push({ ...args });
     if (args.in_model_path === "fail") throw new DataError("bad data in x.npz", { file: "x.npz" });
     if (args.in_model_path === "crash") throw new TypeError("boom");
+    if (args.in_model_path === "lines") throw new DataError('m: not JSON ("not\njson" is bad)\n');
     if (args.in_model_path === "usage") throw new UsageError("option --lr must be positive");
     return 0;
   },
@@ -107,6 +108,15 @@ describe("runCli parses like python-fire", () => {
     });
   });
 
+  it("takes --flag=true and --flag=false", async () => {
+    expect((await run(["train", "a", "b", "--shuffle=true"])).args).toMatchObject({
+      shuffle: true,
+    });
+    expect((await run(["train", "a", "b", "--shuffle=false"])).args).toMatchObject({
+      shuffle: false,
+    });
+  });
+
   it("keeps numeric-looking positionals as strings", async () => {
     const { args } = await run(["train", "1", "2"]);
     expect(args).toMatchObject({ in_model_path: "1", out_model_path: "2" });
@@ -142,6 +152,10 @@ describe("runCli usage errors exit 2 with the usage line", () => {
       'prog train: option --mode expects one of "a", "b", found "c"\n',
     ],
     [["train", "usage", "b"], "prog train: option --lr must be positive"],
+    [
+      ["train", "a", "b", "--shuffle=maybe"],
+      "prog train: option --shuffle is a flag: give it alone, or =true / =false",
+    ],
   ])("%j", async (argv, message) => {
     const { code, err, args } = await run(argv);
     expect(code).toBe(EXIT_USAGE);
@@ -170,6 +184,12 @@ describe("runCli failures exit 1 with one line", () => {
     const { code, err } = await run(["train", "fail", "b"]);
     expect(code).toBe(EXIT_FAILURE);
     expect(err).toBe("prog train: bad data in x.npz\n");
+  });
+
+  it("keeps a message that quotes multi-line text whole, on one line", async () => {
+    const { code, err } = await run(["train", "lines", "b"]);
+    expect(code).toBe(EXIT_FAILURE);
+    expect(err).toBe('prog train: m: not JSON ("not json" is bad)\n');
   });
 
   it("says how to see more for an unexpected error", async () => {

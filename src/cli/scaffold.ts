@@ -241,6 +241,30 @@ function collectArgs(
   return args;
 }
 
+/**
+ * yargs reads `--shuffle=maybe` as false; a typo in a flag must not silently mean "off". Only the
+ * `=value` form needs this: a separate word after a flag is a positional, checked as such.
+ */
+function checkBooleanValues(command: AnyCommand, argv: readonly string[]): void {
+  const all = { ...command.options, ...COMMON_OPTIONS };
+  const booleans = new Map<string, string>();
+  for (const [name, spec] of Object.entries(all)) {
+    if (spec.type !== "boolean") continue;
+    for (const alias of [name, ...aliasesOf(name, spec)]) booleans.set(alias, name);
+  }
+  for (const arg of argv) {
+    if (arg === "--") break;
+    const match = /^--(?:no-)?([^=]+)=(.*)$/.exec(arg);
+    if (match === null) continue;
+    const name = booleans.get(match[1] ?? "");
+    if (name !== undefined && !["true", "false"].includes(match[2] ?? "")) {
+      throw new UsageError(`option --${name} is a flag: give it alone, or =true / =false`, {
+        option: name,
+      });
+    }
+  }
+}
+
 function findCommand(program: Program, argv: readonly string[]) {
   for (const words of [2, 1]) {
     const name = argv.slice(0, words).join(" ");
@@ -287,6 +311,7 @@ export async function runCli(
   const prefix = `${program.name} ${command.name}`;
   let args: Record<string, unknown>;
   try {
+    checkBooleanValues(command, rest);
     const parsed = (await buildParser(program, command, rest).parseAsync()) as Record<
       string,
       unknown
@@ -303,7 +328,11 @@ export async function runCli(
   try {
     return (await command.run(args, ctx)) ?? 0;
   } catch (error) {
-    const line = describeError(error).split("\n")[0];
+    // One line, whole: messages that quote a library's text (JSON.parse quotes the bad input)
+    // can hold newlines, and cutting at the first one would drop the end of the sentence.
+    const line = describeError(error)
+      .trim()
+      .replaceAll(/\s*\n\s*/g, " ");
     ctx.stderr.write(`${prefix}: ${line}\n`);
     if (verbose && error instanceof Error && error.stack !== undefined) {
       ctx.stderr.write(`${error.stack}\n`);

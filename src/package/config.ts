@@ -6,7 +6,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { FormatError, IoError } from "../errors.js";
 
 /** Names of the configuration file, in the order they are looked for in each folder. */
@@ -31,7 +31,12 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function parsePackageConfig(text: string, file = "fedn.yaml"): PackageConfig {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { schema: "core", uniqueKeys: true });
+    const parsed = parseDocument(text, { schema: "core", uniqueKeys: true });
+    // PyYAML's safe loader refuses what the yaml package only warns about (an unknown tag such
+    // as !!python/object), and a warning printed by the library would be multi-line stderr.
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem !== undefined) throw problem;
+    doc = parsed.toJS();
   } catch (error) {
     const message = (error as Error).message.split("\n")[0];
     throw new FormatError(`${file}: not valid YAML: ${message}`, { file, cause: error });
