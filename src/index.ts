@@ -116,6 +116,7 @@ export {
   type SplitName,
 } from "./mnist/data.js";
 export {
+  checkTrainedWeights,
   type DenseLayerWeights,
   type DenseStackSpec,
   type DenseWeights,
@@ -232,3 +233,10 @@ export {
   type RunResult,
   runEntryPoint,
 } from "./run.js";
+// A federation on one machine
+export {
+  meanMetric,
+  type RoundResult,
+  type SimulateOptions,
+  simulateFederation,
+} from "./simulate.js";

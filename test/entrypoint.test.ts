@@ -317,6 +317,17 @@ describe("entrypoint.js command-line errors", () => {
     expect(readdirSync(pkg).filter((f) => f.includes(".tmp-"))).toEqual([]);
   });
 
+  it("a diverged run (NaN weights) fails and writes nothing a combiner could average in", () => {
+    const out = emptyFile("diverged.npz");
+    const run = entry("train seed.npz diverged.npz --lr 1e6 --seed 1");
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split("\n").at(-1)).toBe(
+      `entrypoint.js train: training diverged: layer 1 weights (key "0") hold NaN after training; nothing was written to ${out} (try a smaller --lr)`,
+    );
+    expect(statSync(out).size).toBe(0);
+    expect(existsSync(`${out}-metadata`)).toBe(false);
+  });
+
   it("a model of the wrong shape names the key; --verbose adds the stack", async () => {
     const bad = join(pkg, "bad.npz");
     const arrays = (await loadModel(join(pkg, "seed.npz"))).map((a, i) =>

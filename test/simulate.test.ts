@@ -3,6 +3,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/scaffold.js";
+import simulateCommand from "../src/commands/simulate.js";
 import { type Dataset, sliceRows } from "../src/data/dataset.js";
 import { loadMnistPackage, saveDataset } from "../src/data/files.js";
 import { isFednTfjsError } from "../src/errors.js";
@@ -111,6 +113,26 @@ print(ns)
       outDir: join(dir, "broken-out"),
     });
     await expect(run).rejects.toThrow(/^client 1: train failed with exit status 3/);
+  });
+
+  it("the simulate command takes absolute paths and writes where --out says", async () => {
+    let out = "";
+    const ctx = {
+      stdout: { write: (t: string) => (out += t) },
+      stderr: { write: () => true },
+      env: { PATH: process.env.PATH },
+      cwd: tmpdir(),
+    };
+    const argv = [
+      "simulate",
+      ...["-p", join(dir, "package"), "--seed_model", join(dir, "seed.npz")],
+      ...["--data_dir", join(dir, "data"), "--clients", "2", "--rounds", "1"],
+      ...["--out", join(dir, "cli-out")],
+    ];
+    const program = { name: "fedn-tfjs", version: "0", describe: "", commands: [simulateCommand] };
+    expect(await runCli(program, argv, ctx)).toBe(0);
+    expect(out).toMatch(/^round 1\/1: 2 client\(s\), 400 examples, test_accuracy 0\.\d{4}/);
+    expect(out).toContain(`global models and metrics in ${join(dir, "cli-out")}\n`);
   });
 
   it("says how to make missing client data", async () => {

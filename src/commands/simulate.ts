@@ -2,7 +2,7 @@
  * `fedn-tfjs simulate`: a FEDn federation on one machine (see `src/simulate.ts`), with the
  * package's entry points run as a FEDn client runs them and FedAvg between rounds.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { defineCommand } from "../cli/scaffold.js";
 import { UsageError } from "../errors.js";
 import { saveJson } from "../io.js";
@@ -74,13 +74,13 @@ export default defineCommand({
       });
     }
     const clientData = Array.from({ length: args.clients }, (_, i) =>
-      join(ctx.cwd, args.data_dir, String(i + 1), "mnist.npz"),
+      resolve(ctx.cwd, args.data_dir, String(i + 1), "mnist.npz"),
     );
-    const out = join(ctx.cwd, args.out);
+    const out = resolve(ctx.cwd, args.out);
     const rounds = await simulateFederation(
       {
-        packagePath: join(ctx.cwd, args.path),
-        seedModel: join(ctx.cwd, args.seed_model),
+        packagePath: resolve(ctx.cwd, args.path),
+        seedModel: resolve(ctx.cwd, args.seed_model),
         clientData,
         rounds: args.rounds,
         outDir: out,

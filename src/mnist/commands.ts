@@ -21,6 +21,7 @@ import { VERSION } from "../version.js";
 import { type LoadedData, loadMnistData, type SplitName } from "./data.js";
 import { initDenseWeights } from "./init.js";
 import {
+  checkTrainedWeights,
   type DenseStackSpec,
   type DenseWeights,
   fromPytorch,
@@ -226,7 +227,9 @@ export const trainCommand = defineCommand({
         const seconds = (performance.now() - loopStart) / 1000;
         ctx.stderr.write(`bench: train loop ${seconds.toFixed(4)} s, ${result.steps} steps\n`);
       }
-      await saveModel(toPytorch(readDenseWeights(model)), outPath);
+      const trained = readDenseWeights(model);
+      checkTrainedWeights(trained, outPath);
+      await saveModel(toPytorch(trained), outPath);
       await saveMetadata(
         {
           num_examples: result.numExamples,

@@ -115,7 +115,7 @@ export function fromPytorch(
       );
     }
     const data = asFloat32(array, where, i);
-    const bad = data.findIndex((v) => !Number.isFinite(v));
+    const bad = firstNonFinite(data);
     if (bad >= 0) {
       throw new DataError(
         `${where}weights "${i}" holds ${data[bad]} at flat index ${bad}; the model needs finite weights`,
@@ -136,6 +136,32 @@ export function fromPytorch(
     });
   }
   return layers;
+}
+
+/** Index of the first NaN or ±Infinity, or -1. */
+function firstNonFinite(data: Float32Array): number {
+  return data.findIndex((v) => !Number.isFinite(v));
+}
+
+/**
+ * Refuses trained weights that are no longer finite (a diverged run: too high a learning rate).
+ * A combiner averaging such an update would poison the global model, and FEDn 0.8 uploads the
+ * output whatever the exit status, so nothing may be written: call this before saving.
+ */
+export function checkTrainedWeights(weights: DenseWeights, output: string): void {
+  weights.forEach((layer, l) => {
+    for (const [offset, data] of [
+      [0, layer.kernel],
+      [1, layer.bias],
+    ] as const) {
+      const bad = firstNonFinite(data);
+      if (bad < 0) continue;
+      throw new DataError(
+        `training diverged: layer ${l + 1} ${offset === 0 ? "weights" : "bias"} (key "${2 * l + offset}") hold ${data[bad]} after training; nothing was written to ${output} (try a smaller --lr)`,
+        { file: output, key: String(2 * l + offset) },
+      );
+    }
+  });
 }
 
 /** TF.js-layout weights → the model file's arrays: float32, PyTorch shapes and order. */
