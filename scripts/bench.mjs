@@ -490,7 +490,7 @@ async function startup(env, impls, results) {
 async function npzSection(env, results) {
   const script = path.join(ROOT, "scripts/bench/npz.mjs");
   if (!existsSync(script)) {
-    note("scripts/bench/npz.mjs is missing (helper NPZ's); skipped");
+    note("scripts/bench/npz.mjs is missing; skipped");
     return;
   }
   const jsonFile = path.join(env.work, "npz.json");

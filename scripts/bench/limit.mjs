@@ -78,7 +78,7 @@ const step = [
   matMulCase("dW1 xᵀ·g1", [784, B, 64], { reps: 1000 }),
 ];
 // The same weight gradient through matMul's transposeA flag, which the wasm backend runs in a
-// scalar loop (see docs/tfjs-notes.md): what an autodiff gradient of a dense layer pays.
+// scalar loop (measured below): what an autodiff gradient of a dense layer pays.
 const dW1Transposed = matMulCase("dW1 matMul(x, g1, transposeA)", [784, B, 64], {
   transposeA: true,
   reps: 100,

@@ -11,12 +11,25 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const { values } = parseArgs({
-  options: {
-    in: { type: "string", default: "bench-results/bench.json" },
-    doc: { type: "string", default: "BENCHMARKS.md" },
-  },
-});
+const USAGE =
+  "usage: node scripts/bench/markdown.mjs [--in bench-results/bench.json] [--doc BENCHMARKS.md]";
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      in: { type: "string", default: "bench-results/bench.json" },
+      doc: { type: "string", default: "BENCHMARKS.md" },
+      help: { type: "boolean", default: false },
+    },
+  }));
+} catch (error) {
+  console.error(`markdown.mjs: ${error.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const results = JSON.parse(readFileSync(path.resolve(ROOT, values.in), "utf8"));
 const docPath = path.resolve(ROOT, values.doc);
 

@@ -1,6 +1,6 @@
 /**
  * Training, validation and prediction for dense stacks, written for speed on the wasm backend
- * (see docs/tfjs-notes.md): the wasm backend runs matMuls with a transposed operand in a naive
+ * (measured: see BENCHMARKS.md, "Toward the machine's limit"): the wasm backend runs matMuls with a transposed operand in a naive
  * scalar loop and copies a whole tensor on every `tf.slice`, so
  * - each batch is a native uint8 → float32 copy of its rows (no JS loop per pixel), scaled and
  *   transposed by kernels, so the big gradient `xᵀ · g` (784 × B × 64) is a plain matMul;
