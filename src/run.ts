@@ -8,7 +8,10 @@
  *   `<in>-metadata` holds the round's client settings (`{}` when none, FEDn ≥ 0.19), `out` an
  *   empty `mkstemp` file with suffix `.npz`; afterwards it reads `out` and `<out>-metadata`;
  * - `validate`/`predict <in> <out>`: the same, but `out` has no suffix and holds JSON;
- * - `startup` and `build` get no arguments; a non-zero exit status is a failure.
+ * - `startup` and `build` get no arguments; a non-zero exit status is a failure;
+ * - after unpacking a package the client runs its `startup` entry point (when `fedn.yaml` defines
+ *   one) before any train/validate/predict, so the entry points may rely on what it writes (the
+ *   demo data, say): a run of another entry point from a `.tgz` runs `startup` first too.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -17,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { extract } from "tar";
 import { DataError, FormatError, IoError, ShapeError, UsageError } from "./errors.js";
+import { parsePythonJson, toPythonJson } from "./io.js";
 import { formatShape, type NdArray } from "./ndarray.js";
 import { decodeModel } from "./numpyhelper.js";
 import { findPackage, loadPackageConfig } from "./package/config.js";
@@ -54,10 +58,32 @@ export interface RunOptions {
   stdout?: Writer | undefined;
   /** Receives the command's stderr. @default discarded */
   stderr?: Writer | undefined;
+  /**
+   * For a `.tgz`, run the package's `startup` entry point (no arguments, same shell, environment
+   * and folder) right after unpacking and before `entry`, as FEDn's client does; a failing startup
+   * ends the run there. Ignored for a folder (run `startup` yourself), for `entry` `startup` or
+   * `build`, and when `fedn.yaml` defines no `startup`. @default true
+   */
+  startup?: boolean | undefined;
+}
+
+/** One command run: its command line, status and duration. */
+export interface StepResult {
+  /** The shell and the command line, as run: `["bash", "-c", "node dist/startup.js "]`. */
+  argv: string[];
+  /** Exit status; `null` when a signal ended the command. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** Wall-clock seconds of the command. */
+  seconds: number;
 }
 
 /** What a run did and found. */
 export interface RunResult {
+  /**
+   * The entry point the rest of the result describes: the one asked for, or `startup` when it ran
+   * first (for a `.tgz`) and failed, so that the entry asked for did not run.
+   */
   entry: string;
   /** The package folder the command ran in (inside the temporary folder for a `.tgz`). */
   dir: string;
@@ -72,6 +98,8 @@ export interface RunResult {
   output: string | undefined;
   /** One line per check passed, e.g. `model: 6 arrays, shapes match the input`. */
   checks: string[];
+  /** The `startup` run that came first (a `.tgz`, see `RunOptions.startup`), if one did. */
+  startup?: StepResult | undefined;
 }
 
 /** `tempfile.mkstemp(suffix)`: a new empty file with a random name in the temporary folder. */
@@ -116,6 +144,7 @@ function resolveRunOptions(options: RunOptions) {
     clientSettings: options.clientSettings ?? {},
     shellArgv: shell === "sh" ? ["/bin/sh", "-c"] : ["bash", "-c"],
     env: options.env ?? {},
+    startup: options.startup ?? true,
   };
 }
 
@@ -168,6 +197,12 @@ function execute(
   });
 }
 
+/** A value shown in a message: one line, at most 80 characters. */
+function oneLine(text: string): string {
+  const flat = text.replace(/\s*[\r\n]+\s*/g, " ");
+  return flat.length > 80 ? `${flat.slice(0, 77)}...` : flat;
+}
+
 async function readJsonObject(path: string, what: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
@@ -183,15 +218,20 @@ async function readJsonObject(path: string, what: string): Promise<Record<string
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // FEDn's client reads it with Python's json.load, which takes NaN, Infinity and -Infinity.
+    value = parsePythonJson(text);
   } catch (error) {
-    throw new FormatError(`${what} ${path} is not JSON: ${(error as Error).message}`, {
-      file: path,
-      cause: error,
-    });
+    const reason = String((error as Error).message).replace(/\s*[\r\n]+\s*/g, " ");
+    throw new FormatError(
+      `${what} ${path} is not JSON (as Python's json.load reads it): ${reason}`,
+      {
+        file: path,
+        cause: error,
+      },
+    );
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    const found = Array.isArray(value) ? "a list" : JSON.stringify(value);
+    const found = Array.isArray(value) ? "a list" : oneLine(toPythonJson(value));
     throw new FormatError(`${what} ${path} must be a JSON object, found ${found}`, {
       file: path,
     });
@@ -255,7 +295,7 @@ export async function checkTrainOutput(input: string, output: string): Promise<s
   const n = metadata.num_examples;
   if (typeof n !== "number" || !Number.isFinite(n) || n <= 0) {
     throw new DataError(
-      `training metadata ${metaPath}: "num_examples" must be a positive number (FedAvg weights each update by it), found ${n === undefined ? "nothing" : JSON.stringify(n)}`,
+      `training metadata ${metaPath}: "num_examples" must be a positive number (FedAvg weights each update by it), found ${n === undefined ? "nothing" : oneLine(toPythonJson(n))}`,
       { file: metaPath, key: "num_examples" },
     );
   }
@@ -271,7 +311,7 @@ export async function checkTrainOutput(input: string, output: string): Promise<s
   const dtypes = [...new Set(after.map((a) => a.dtype))].join("/");
   return [
     `model ${output}: ${after.length} ${dtypes} arrays, shapes match the input`,
-    `metadata ${metaPath}: ${JSON.stringify(metadata)}`,
+    `metadata ${metaPath}: ${toPythonJson(metadata)}`,
   ];
 }
 
@@ -279,14 +319,15 @@ export async function checkTrainOutput(input: string, output: string): Promise<s
 export async function checkValidateOutput(output: string): Promise<string[]> {
   const metrics = await readJsonObject(output, "validation output");
   for (const [key, value] of Object.entries(metrics)) {
+    // NaN and ±Infinity are numbers to FEDn too (Python floats); it stores them as they are.
     if (typeof value !== "number") {
       throw new DataError(
-        `validation output ${output}: "${key}" is ${JSON.stringify(value)}; expected a number`,
+        `validation output ${output}: "${key}" is ${oneLine(toPythonJson(value))}; expected a number`,
         { file: output, key },
       );
     }
   }
-  return [`metrics ${output}: ${JSON.stringify(metrics)}`];
+  return [`metrics ${output}: ${toPythonJson(metrics)}`];
 }
 
 /** Checks a predict output: a JSON object. */
@@ -319,15 +360,41 @@ export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
         { file: location.file, key: `entry_points.${o.entry}` },
       );
     }
+    if (o.input !== undefined && !(await isFile(o.input))) {
+      throw new IoError(`input model ${o.input} does not exist`, {
+        file: o.input,
+        option: "input",
+      });
+    }
+    let startup: StepResult | undefined;
+    const startupCommand = config.entryPoints.startup;
+    if (
+      archive &&
+      o.startup &&
+      startupCommand !== undefined &&
+      o.entry !== "startup" &&
+      o.entry !== "build"
+    ) {
+      // FEDn's client runs startup once, with no arguments, right after unpacking.
+      const startupArgv = [...o.shellArgv, `${startupCommand} `];
+      startup = {
+        argv: startupArgv,
+        ...(await execute(startupArgv, location.dir, o.env, options.stdout, options.stderr)),
+      };
+      if (startup.exitCode !== 0) {
+        return {
+          entry: "startup",
+          dir: location.dir,
+          ...startup,
+          output: undefined,
+          checks: [],
+          startup,
+        };
+      }
+    }
     const args: string[] = [];
     let output: string | undefined;
     if (o.model && o.input !== undefined) {
-      if (!(await isFile(o.input))) {
-        throw new IoError(`input model ${o.input} does not exist`, {
-          file: o.input,
-          option: "input",
-        });
-      }
       const inPath = await makeTempFile(".npz");
       temps.push(inPath);
       await copyFile(o.input, inPath);
@@ -354,6 +421,7 @@ export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
       ...run,
       output,
       checks: [],
+      startup,
     };
     if (run.exitCode !== 0 || output === undefined || o.input === undefined) return result;
     if (o.entry === "train") result.checks = await checkTrainOutput(o.input, output);

@@ -17,6 +17,7 @@ import {
   loadMetadata,
   loadModel,
   loadNpz,
+  parsePythonJson,
   readBytes,
   saveJson,
   saveMetadata,
@@ -210,5 +211,123 @@ describe("metadata and metrics", () => {
     expect(a).not.toBe(b);
     expect(a.endsWith(".npz")).toBe(true);
     expect(statSync(a).size).toBe(0);
+  });
+});
+
+/** A value as bits, so NaN, -0.0 and 1 vs 1.0 compare the same way in JS and Python. */
+function canonical(value: unknown): unknown {
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) return { f: "nan" };
+    const view = new DataView(new ArrayBuffer(8));
+    view.setFloat64(0, value);
+    return { f: view.getBigUint64(0).toString(16).padStart(16, "0") };
+  }
+  if (typeof value === "string") return { s: value };
+  if (typeof value === "boolean") return { b: value };
+  if (value === null) return { n: 0 };
+  if (Array.isArray(value)) return { a: value.map(canonical) };
+  return { o: Object.entries(value as object).map(([k, v]) => [k, canonical(v)]) };
+}
+
+const CANONICAL_PY = `
+import struct
+def canonical(v):
+    if isinstance(v, bool): return {"b": v}
+    if isinstance(v, (int, float)):
+        f = float(v)
+        return {"f": "nan"} if f != f else {"f": struct.pack(">d", f).hex()}
+    if isinstance(v, str): return {"s": v}
+    if v is None: return {"n": 0}
+    if isinstance(v, list): return {"a": [canonical(x) for x in v]}
+    return {"o": [[k, canonical(x)] for k, x in v.items()]}
+out = []
+for text in json.loads(sys.stdin.read()):
+    try: out.append({"ok": canonical(json.loads(text))})
+    except ValueError as e: out.append({"error": str(e)})
+print(json.dumps(out))
+`;
+
+describe("parsePythonJson", () => {
+  const TRICKY = [
+    '{"a": NaN, "b": "NaN", "c": -Infinity, "d": [1e5, -0.0]}',
+    '["Infinity", "-Infinity", "a \\"NaN\\" b", Infinity, NaN, -Infinity]',
+    ' {"x" : [ 1 , 2.5e-3 , -0 , 1E+2 , 1e400 , -1e400 ] } \n\t',
+    '{"a": 1, "a": 2, "b": 3}',
+    '{"__proto__": {"polluted": 1}, "k": "\\u00fc\\ud800\\n\\/"}',
+    "12345678901234567890123",
+    '"just a string"',
+    "null",
+    "[true, false, null, [], {}]",
+    "[1,]",
+    '{"a": 1,}',
+    '{"a" 1}',
+    "[1 2]",
+    '"abc',
+    '"a\u0001b"',
+    '"\\x"',
+    '"\\u12"',
+    "-NaN",
+    "nan",
+    "infinity",
+    ".5",
+    "+1",
+    "01",
+    "1.",
+    "NaNx",
+    "{'a': 1}",
+    "",
+    "   ",
+    "\ufeff{}",
+    '{"a": NaN}\n{"b": 1}',
+  ];
+
+  it.skipIf(numpyMissing() !== "")(
+    "accepts and rejects exactly what Python's json.loads does",
+    () => {
+      const expected = JSON.parse(
+        python(CANONICAL_PY, [], new TextEncoder().encode(JSON.stringify(TRICKY))),
+      ) as ({ ok: unknown } | { error: string })[];
+      TRICKY.forEach((text, k) => {
+        const want = expected[k] as { ok?: unknown; error?: string };
+        let got: { ok?: unknown; error?: string };
+        try {
+          got = { ok: canonical(parsePythonJson(text)) };
+        } catch (error) {
+          expect(error, JSON.stringify(text)).toBeInstanceOf(SyntaxError);
+          got = { error: (error as Error).message };
+        }
+        if (want.error !== undefined) {
+          expect(got.error, `${JSON.stringify(text)} should be rejected`).toBeDefined();
+        } else {
+          expect(got, JSON.stringify(text)).toEqual(want);
+        }
+      });
+    },
+  );
+
+  it("returns NaN and ±Infinity for the bare tokens and leaves strings alone", () => {
+    const value = parsePythonJson(
+      '{"a": NaN, "b": "NaN", "c": -Infinity, "d": [1e5, -0.0], "e": Infinity}',
+    ) as Record<string, unknown>;
+    expect(value.a).toBeNaN();
+    expect(value.b).toBe("NaN");
+    expect(value.c).toBe(Number.NEGATIVE_INFINITY);
+    expect(value.e).toBe(Number.POSITIVE_INFINITY);
+    expect(Object.is((value.d as number[])[1], -0)).toBe(true);
+    const proto = parsePythonJson('{"__proto__": 1}') as Record<string, unknown>;
+    expect(Object.keys(proto)).toEqual(["__proto__"]);
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+  });
+
+  it.each([
+    ["[1,]", "Expecting value: line 1 column 4 (char 3)"],
+    ['{"a" 1}', "Expecting ':' delimiter: line 1 column 6 (char 5)"],
+    ['{\n  "a": 1\n  "b": 2}', "Expecting ',' delimiter: line 3 column 3 (char 13)"],
+    ['"abc', "Unterminated string starting at: line 1 column 1 (char 0)"],
+    ["-NaN", "Expecting value: line 1 column 1 (char 0)"],
+    ["1.", "Extra data: line 1 column 2 (char 1)"],
+    ["", "Expecting value: line 1 column 1 (char 0)"],
+  ])("rejects %j with Python's one-line message", (text, message) => {
+    expect(() => parsePythonJson(text)).toThrow(new SyntaxError(message));
   });
 });

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type CliContext, type Program, runCli } from "../src/cli/scaffold.js";
 import run from "../src/commands/run.js";
 import { DataError, FormatError, IoError, ShapeError, UsageError } from "../src/errors.js";
@@ -40,6 +40,9 @@ case "$MODE" in
   not-model) echo hello > "$out"; echo "$meta" > "$out-metadata";;
   fail) echo "failing on purpose" >&2; exit 3;;
   metrics) echo '{"test_accuracy": 0.5, "test_loss": 1.25}' > "$out";;
+  nan-metrics) echo '{"test_accuracy": NaN, "test_loss": Infinity, "low": -Infinity, "note": 0.5}' > "$out";;
+  nan-string) echo '{"test_accuracy": "NaN"}' > "$out";;
+  not-json) printf 'line one\nline two {\n' > "$out";;
   bad-metrics) echo '{"test_accuracy": "high"}' > "$out";;
   list) echo '[1, 2]' > "$out";;
   prediction) echo '{"predicted_class": [1, 2]}' > "$out";;
@@ -51,10 +54,31 @@ function f32(shape: number[], value: number): NdArray<"float32"> {
   return { dtype: "float32", shape, data: new Float32Array(n).fill(value) };
 }
 
+// A startup that writes what train needs: run first for a .tgz, as FEDn's client does.
+const STARTUP_YAML = `entry_points:
+  startup:
+    command: sh startup.sh
+  train:
+    command: sh train.sh
+  build:
+    command: if test -f data/made.npz; then echo "startup ran"; else echo "no startup"; fi;
+`;
+const STARTUP_SH = `if [ -n "$FAIL_STARTUP" ]; then echo "startup failing" >&2; exit 4; fi
+mkdir -p data && cp good.npz data/made.npz && echo "startup ran in $(pwd)"
+`;
+const TRAIN_SH = `cp data/made.npz "$2" && echo '{"num_examples": 1}' > "$2-metadata"
+`;
+
+let tmp: string;
 let pkg: string;
 let seed: string;
 
+// Everything the tests and runEntryPoint write (mkstemp outputs, unpacked packages, packages,
+// seeds) goes to a private temporary folder, removed afterwards: nothing is left in /tmp.
 beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "run-test-"));
+  vi.stubEnv("TMPDIR", tmp);
+  expect(tmpdir()).toBe(tmp);
   pkg = mkdtempSync(join(tmpdir(), "run-pkg-"));
   writeFileSync(join(pkg, "fedn.yaml"), FEDN_YAML);
   writeFileSync(join(pkg, "fake.sh"), FAKE_SH);
@@ -64,6 +88,11 @@ beforeAll(() => {
   writeFileSync(join(pkg, "nan.npz"), encodeModel([f32([3, 2], 0.5), f32([3], Number.NaN)]));
   seed = join(mkdtempSync(join(tmpdir(), "run-seed-")), "seed.npz");
   writeFileSync(seed, encodeModel([f32([3, 2], 0), f32([3], 0)]));
+});
+
+afterAll(() => {
+  vi.unstubAllEnvs();
+  rmSync(tmp, { recursive: true, force: true });
 });
 
 function sink() {
@@ -98,7 +127,7 @@ describe("runEntryPoint", () => {
     expect(existsSync(`${(inLine as string).slice(3)}-metadata`)).toBe(false);
     expect(result.checks).toEqual([
       `model ${output}: 2 float32 arrays, shapes match the input`,
-      `metadata ${output}-metadata: {"num_examples":7,"lr":0.1}`,
+      `metadata ${output}-metadata: {"num_examples": 7, "lr": 0.1}`,
     ]);
   });
 
@@ -168,7 +197,7 @@ describe("runEntryPoint", () => {
     });
     // FEDn's validate output has no suffix.
     expect(ok.output).toMatch(/\/tmp[0-9a-f]{12}$/);
-    expect(ok.checks).toEqual([`metrics ${ok.output}: {"test_accuracy":0.5,"test_loss":1.25}`]);
+    expect(ok.checks).toEqual([`metrics ${ok.output}: {"test_accuracy": 0.5, "test_loss": 1.25}`]);
     await expect(
       runEntryPoint({ entry: "validate", path: pkg, input: seed, env: { MODE: "bad-metrics" } }),
     ).rejects.toThrow(/"test_accuracy" is "high"; expected a number/);
@@ -185,6 +214,37 @@ describe("runEntryPoint", () => {
       env: { MODE: "prediction" },
     });
     expect(predicted.checks[0]).toMatch(/a JSON object with 1 key\(s\) predicted_class$/);
+  });
+
+  it("reads outputs as Python's json.load does: bare NaN and ±Infinity are numbers", async () => {
+    const ok = await runEntryPoint({
+      entry: "validate",
+      path: pkg,
+      input: seed,
+      env: { MODE: "nan-metrics" },
+    });
+    expect(ok.checks).toEqual([
+      `metrics ${ok.output}: {"test_accuracy": NaN, "test_loss": Infinity, "low": -Infinity, "note": 0.5}`,
+    ]);
+    // A string "NaN" is still a string, not a number.
+    await expect(
+      runEntryPoint({ entry: "validate", path: pkg, input: seed, env: { MODE: "nan-string" } }),
+    ).rejects.toThrow(/"test_accuracy" is "NaN"; expected a number/);
+  });
+
+  it("says in one line that an output is not JSON", async () => {
+    const attempt = runEntryPoint({
+      entry: "predict",
+      path: pkg,
+      input: seed,
+      env: { MODE: "not-json" },
+    });
+    await expect(attempt).rejects.toBeInstanceOf(FormatError);
+    const message = await attempt.catch((error: Error) => error.message);
+    expect(message).toMatch(
+      /^prediction output \S+ is not JSON \(as Python's json\.load reads it\): Expecting value: line 1 column 1 \(char 0\)$/,
+    );
+    expect(message).not.toContain("\n");
   });
 
   it("reports a non-zero exit status without checking outputs", async () => {
@@ -236,6 +296,8 @@ describe("runEntryPoint", () => {
     expect(result.dir).toMatch(/fedn-tfjs-package-[^/]+\/client$/);
     expect(result.checks).toHaveLength(2);
     expect(existsSync(result.dir)).toBe(false);
+    // Only the output the caller asked for is left in the temporary folder.
+    expect(readdirSync(tmp).filter((f) => f.startsWith("fedn-tfjs-package-"))).toEqual([]);
   });
 
   it.each([
@@ -260,6 +322,97 @@ describe("runEntryPoint", () => {
     const attempt = runEntryPoint({ path: pkg, ...options });
     await expect(attempt).rejects.toBeInstanceOf(type);
     await expect(runEntryPoint({ path: pkg, ...options })).rejects.toThrow(message);
+  });
+});
+
+describe("a .tgz runs its startup entry point first, as FEDn's client does after unpacking", () => {
+  let spkg: string;
+  let tgz: string;
+
+  beforeAll(async () => {
+    spkg = mkdtempSync(join(tmpdir(), "run-startup-pkg-"));
+    writeFileSync(join(spkg, "fedn.yaml"), STARTUP_YAML);
+    writeFileSync(join(spkg, "startup.sh"), STARTUP_SH);
+    writeFileSync(join(spkg, "train.sh"), TRAIN_SH);
+    writeFileSync(join(spkg, "good.npz"), encodeModel([f32([3, 2], 0.5), f32([3], 1)]));
+    tgz = (await createPackage({ path: spkg, output: mkdtempSync(join(tmpdir(), "run-tgz-")) }))
+      .file;
+  });
+
+  it("runs startup (no arguments, same shell, folder and environment) before train, which needs what it wrote", async () => {
+    const stdout = sink();
+    const result = await runEntryPoint({ entry: "train", path: tgz, input: seed, stdout });
+    expect(result.exitCode).toBe(0);
+    expect(result.entry).toBe("train");
+    expect(result.startup).toMatchObject({ argv: ["bash", "-c", "sh startup.sh "], exitCode: 0 });
+    expect(result.argv[2]).toMatch(/^sh train\.sh \S+ \S+$/);
+    expect(stdout.text()).toBe(`startup ran in ${result.dir}\n`);
+    expect(result.checks).toHaveLength(2);
+    const sh = await runEntryPoint({ entry: "train", path: tgz, input: seed, shell: "sh" });
+    expect(sh.startup?.argv).toEqual(["/bin/sh", "-c", "sh startup.sh "]);
+  });
+
+  it("reports a failing startup as the failure, and does not run the entry point", async () => {
+    const stderr = sink();
+    const output = join(mkdtempSync(join(tmpdir(), "run-out-")), "model.npz");
+    writeFileSync(output, "untouched");
+    const result = await runEntryPoint({
+      entry: "train",
+      path: tgz,
+      input: seed,
+      output,
+      env: { FAIL_STARTUP: "1" },
+      stderr,
+    });
+    expect(result).toMatchObject({
+      entry: "startup",
+      argv: ["bash", "-c", "sh startup.sh "],
+      exitCode: 4,
+      output: undefined,
+      checks: [],
+    });
+    expect(stderr.text()).toBe("startup failing\n");
+    expect(readFileSync(output, "utf8")).toBe("untouched");
+  });
+
+  it("skips startup with startup: false, for a folder, and for build and startup themselves", async () => {
+    const skipped = await runEntryPoint({ entry: "train", path: tgz, input: seed, startup: false });
+    expect(skipped).toMatchObject({ entry: "train", exitCode: 1, startup: undefined });
+    const folder = await runEntryPoint({ entry: "train", path: spkg, input: seed });
+    expect(folder).toMatchObject({ entry: "train", exitCode: 1, startup: undefined });
+    const build = sink();
+    expect((await runEntryPoint({ entry: "build", path: tgz, stdout: build })).startup).toBe(
+      undefined,
+    );
+    expect(build.text()).toBe("no startup\n");
+    const startup = sink();
+    await runEntryPoint({ entry: "startup", path: tgz, stdout: startup });
+    expect(startup.text()).toMatch(/^startup ran in \S+\n$/);
+  });
+
+  it("fedn-tfjs run prints the startup line first, names a failing startup, and takes --no-startup", async () => {
+    const program: Program = { name: "fedn-tfjs", version: "0", describe: "", commands: [run] };
+    const ctxWith = (env: Record<string, string>) => {
+      const out = sink();
+      const err = sink();
+      return { ctx: { stdout: out, stderr: err, env, cwd: spkg } as CliContext, out, err };
+    };
+    let r = ctxWith({});
+    expect(await runCli(program, ["run", "train", "-p", tgz, "-i", seed], r.ctx)).toBe(0);
+    expect(r.out.text()).toMatch(
+      /^startup ran in \S+\nstartup: exit 0 in [0-9.]+ s: bash -c "sh startup\.sh " \(run first, as FEDn's client does after unpacking\)\ntrain: exit 0 in [0-9.]+ s: bash -c "sh train\.sh \S+ \S+" in \S+\nok model .*\nok metadata .*\n$/,
+    );
+    r = ctxWith({ FAIL_STARTUP: "1" });
+    expect(await runCli(program, ["run", "train", "-p", tgz, "-i", seed], r.ctx)).toBe(4);
+    expect(r.err.text()).toMatch(
+      /^startup failing\nfedn-tfjs run: startup \(run before train, as FEDn's client does after unpacking; --no-startup skips it\) exited with status 4 after [0-9.]+ s: bash -c "sh startup\.sh "\n$/,
+    );
+    r = ctxWith({});
+    expect(
+      await runCli(program, ["run", "train", "-p", tgz, "-i", seed, "--no-startup"], r.ctx),
+    ).toBe(1);
+    expect(r.out.text()).toBe("");
+    expect(r.err.text()).toMatch(/fedn-tfjs run: train exited with status 1 after /);
   });
 });
 

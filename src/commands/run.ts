@@ -68,12 +68,19 @@ export default defineCommand({
       choices: ["bash", "sh"],
       default: "bash",
     },
+    startup: {
+      type: "boolean",
+      describe:
+        "With a .tgz, run the package's startup entry point first, as FEDn's client does after unpacking (--no-startup skips it)",
+      default: true,
+    },
   },
   epilog: [
     "Examples:",
     "  fedn-tfjs run startup -p client",
     "  fedn-tfjs run train -p client -i seed.npz -o model.npz",
-    "  fedn-tfjs run validate -p package.tgz -i model.npz",
+    "  fedn-tfjs run validate -p package.tgz -i model.npz    # runs startup first, as FEDn does",
+    "  fedn-tfjs run validate -p package.tgz -i model.npz --no-startup",
   ].join("\n"),
   async run(args, ctx) {
     const result = await runEntryPoint({
@@ -86,6 +93,7 @@ export default defineCommand({
       env: ctx.env,
       stdout: ctx.stdout,
       stderr: ctx.stderr,
+      startup: args.startup,
     });
     const [shell, flag, line] = result.argv;
     const seconds = result.seconds.toFixed(2);
@@ -94,10 +102,20 @@ export default defineCommand({
         result.exitCode === null
           ? `was killed by ${result.signal}`
           : `exited with status ${result.exitCode}`;
+      const what =
+        result.entry === args.entry
+          ? result.entry
+          : `startup (run before ${args.entry}, as FEDn's client does after unpacking; --no-startup skips it)`;
       ctx.stderr.write(
-        `fedn-tfjs run: ${result.entry} ${how} after ${seconds} s: ${shell} ${flag} "${line}"\n`,
+        `fedn-tfjs run: ${what} ${how} after ${seconds} s: ${shell} ${flag} "${line}"\n`,
       );
       return result.exitCode === null ? 1 : result.exitCode;
+    }
+    if (result.startup !== undefined) {
+      const [sShell, sFlag, sLine] = result.startup.argv;
+      ctx.stdout.write(
+        `startup: exit 0 in ${result.startup.seconds.toFixed(2)} s: ${sShell} ${sFlag} "${sLine}" (run first, as FEDn's client does after unpacking)\n`,
+      );
     }
     ctx.stdout.write(
       `${result.entry}: exit 0 in ${seconds} s: ${shell} ${flag} "${line}" in ${result.dir}\n`,
