@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -241,6 +241,45 @@ describe("createPackage / fedn-tfjs package create", () => {
     expect(text).toContain(
       "package name must end in .tgz (FEDn's server renames uploads and mangles .tar.gz)",
     );
+  });
+
+  it("never packs its own archive: rerunning with the default -p . -o . and no .fednignore", async () => {
+    const src = samplePackage();
+    rmSync(join(src, ".fednignore"));
+    try {
+      let text = "";
+      const ctx: CliContext = {
+        stdout: { write: (s: string) => (text += s) },
+        stderr: { write: (s: string) => (text += s) },
+        env: {},
+        cwd: src,
+      };
+      const program: Program = {
+        name: "fedn-tfjs",
+        version: "0",
+        describe: "",
+        commands: [packageCreate],
+      };
+      const tar = (file: string) =>
+        execFileSync("tar", ["tzf", file], { encoding: "utf8" }).trim().split("\n").sort();
+      expect(await runCli(program, ["package", "create"], ctx)).toBe(0);
+      const first = tar(join(src, "package.tgz"));
+      expect(first).not.toContain("client/package.tgz");
+      // A temporary file a killed run left behind is not packed either; other archives are.
+      writeFileSync(join(src, ".package.tgz.123.1700000000000.tmp"), "partial");
+      writeFileSync(join(src, "sub", "package.tgz"), "not the output");
+      expect(await runCli(program, ["package", "create", "-p", ".", "-o", "."], ctx)).toBe(0);
+      expect(text).toMatch(/^\S+package\.tgz: 9 files, [0-9.]+ KiB\n\S+package\.tgz: 10 files/);
+      expect(tar(join(src, "package.tgz"))).toEqual([...first, "client/sub/package.tgz"].sort());
+      // The same when the output folder is a subfolder of the package.
+      mkdirSync(join(src, "out"));
+      await createPackage({ path: src, output: join(src, "out"), name: "p.tgz" });
+      const again = await createPackage({ path: src, output: join(src, "out"), name: "p.tgz" });
+      expect(again.entries).not.toContain("client/out/p.tgz");
+      expect(again.entries).toContain("client/package.tgz");
+    } finally {
+      rmSync(src, { recursive: true, force: true });
+    }
   });
 
   it("refuses a folder without fedn.yaml, a missing output folder, and an ignored fedn.yaml", async () => {

@@ -4,8 +4,8 @@
  * folder, every path goes under a top-level `client/` folder: FEDn 0.8 expects that layout and
  * FEDn ≥ 0.9.2 looks for the first folder holding `fedn.yaml`, so one archive serves both.
  */
-import { lstat, readdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { lstat, readdir, readFile, realpath, rename, rm, stat } from "node:fs/promises";
+import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { create as createTar } from "tar";
 import { IoError, UsageError } from "../errors.js";
 import { configIn, loadPackageConfig } from "./config.js";
@@ -103,9 +103,31 @@ function resolveCreateOptions(options: CreatePackageOptions) {
 }
 
 /**
+ * A test for the package-relative paths that are this run's own output: the archive `name` in
+ * `output`, and its temporary files (`.<name>.<pid>.<time>.tmp`), when `output` is inside `dir`.
+ */
+async function ownOutputs(
+  dir: string,
+  output: string,
+  name: string,
+): Promise<(path: string) => boolean> {
+  const rel = relative(await realpath(dir), await realpath(output));
+  if (rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return () => false;
+  const folder = rel === "" ? "" : `${rel.split(sep).join("/")}/`;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const temp = new RegExp(`^\\.${escaped}\\.[0-9]+\\.[0-9]+\\.tmp$`);
+  return (path) => {
+    if (!path.startsWith(folder)) return false;
+    const base = path.slice(folder.length);
+    return base === name || temp.test(base);
+  };
+}
+
+/**
  * Writes the package archive (see the module comment) atomically (relative paths are resolved
  * against the current folder): a temporary file beside the
- * target, renamed into place. Checks that the folder holds a parseable `fedn.yaml` first.
+ * target, renamed into place. Checks that the folder holds a parseable `fedn.yaml` first. The
+ * archive itself (and its temporary file) is left out when it is written inside the folder.
  *
  * @example await createPackage({ path: "client", output: "." }) // ./package.tgz
  */
@@ -130,7 +152,14 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
   if (outStat === undefined || !outStat.isDirectory()) {
     throw new IoError(`output folder ${output} does not exist`, { file: output, option: "output" });
   }
-  const files = await listPackageFiles(path, await readIgnorePatterns(path));
+  const target = join(output, name);
+  const temp = join(output, `.${name}.${process.pid}.${Date.now()}.tmp`);
+  // Never pack the archive into itself: rerunning with the default `-p . -o .` would put the
+  // previous package.tgz (or a temporary file a killed run left) inside the new one.
+  const own = await ownOutputs(path, output, name);
+  const files = (await listPackageFiles(path, await readIgnorePatterns(path))).filter(
+    (f) => !own(f),
+  );
   if (!files.includes(basename(config))) {
     throw new UsageError(
       `${basename(config)} is ignored by the package's ignore file: the package would not run`,
@@ -139,8 +168,6 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       },
     );
   }
-  const target = join(output, name);
-  const temp = join(dirname(target), `.${name}.${process.pid}.${Date.now()}.tmp`);
   try {
     await createTar(
       { file: temp, cwd: path, gzip: true, portable: true, prefix, noDirRecurse: true },
