@@ -5,11 +5,11 @@
  * output. Needs `npm run build` first (npm test does it).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(root, "dist", "cli.js");
@@ -90,6 +90,10 @@ describe.skipIf(missing.length > 0)(
       // Only what a FEDn client host has: no NODE_PATH, no npm environment.
       baseEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: work };
     }, 120_000);
+
+    afterAll(() => {
+      if (work !== undefined) rmSync(work, { recursive: true, force: true });
+    });
 
     it("unpacks to client/ with the bundles, wasm files and demo data, and no node_modules anywhere above", () => {
       expect(nodeModulesAbove(unpacked)).toEqual([]);
@@ -183,14 +187,58 @@ describe.skipIf(missing.length > 0)(
       ).toBe("300");
     }, 120_000);
 
-    it("runs the .tgz itself, and build writes ../seed.npz as FEDn's examples do", () => {
+    it("runs the .tgz itself, startup first as FEDn does, and build writes ../seed.npz as FEDn's examples do", () => {
       const viaTgz = fednRun(
-        ["validate", "-p", join(out, "package.tgz"), "-i", join(out, "seed.npz")],
+        [
+          "validate",
+          "-p",
+          join(out, "package.tgz"),
+          "-i",
+          join(out, "seed.npz"),
+          "-o",
+          join(work, "tgz-metrics.json"),
+        ],
         {
           FEDN_DATA_PATH: small,
         },
       );
       expect(viaTgz.status, viaTgz.stderr).toBe(0);
+      // No FEDN_DATA_PATH: predict reads the demo split startup writes right after unpacking.
+      const prediction = join(work, "tgz-prediction.json");
+      const predict = fednRun([
+        "predict",
+        "-p",
+        join(out, "package.tgz"),
+        "-i",
+        join(out, "seed.npz"),
+        "-o",
+        prediction,
+      ]);
+      expect(predict.status, predict.stderr).toBe(0);
+      expect(predict.stdout).toMatch(
+        /\nstartup: exit 0 in [0-9.]+ s: bash -c "node dist\/startup\.js " \(run first, as FEDn's client does after unpacking\)\npredict: exit 0 /,
+      );
+      expect(
+        Number(
+          python(
+            "import json, sys; print(len(json.load(open(sys.argv[1]))['predicted_class']))",
+            prediction,
+          ),
+        ),
+      ).toBeGreaterThan(0);
+      // --no-startup leaves the package as unpacked: no data, and predict says so.
+      const bare = fednRun([
+        "predict",
+        "-p",
+        join(out, "package.tgz"),
+        "-i",
+        join(out, "seed.npz"),
+        "-o",
+        prediction,
+        "--no-startup",
+      ]);
+      expect(bare.status).not.toBe(0);
+      expect(bare.stdout).not.toContain("startup:");
       const build = fednRun(["build", "-p", unpacked]);
       expect(build.status, build.stderr).toBe(0);
       expect(JSON.parse(python(NUMPY_MODEL, join(unpacked, "seed.npz")))).toEqual(MNIST_LAYOUT);
