@@ -88,6 +88,7 @@ export {
   loadMetadata,
   loadModel,
   loadNpz,
+  parsePythonJson,
   readBytes,
   saveJson,
   saveMetadata,
@@ -232,6 +233,8 @@ export {
   type RunOptions,
   type RunResult,
   runEntryPoint,
+  type StepResult,
+  unpackPackage,
 } from "./run.js";
 // A federation on one machine
 export {

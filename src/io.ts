@@ -434,7 +434,8 @@ export async function loadMetadata(
   if (text.trim() === "") return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // FEDn's client writes it with Python's json.dump, which may write bare NaN/Infinity.
+    value = parsePythonJson(text);
   } catch (cause) {
     throw new FormatError(`${path}: not valid JSON (${(cause as Error).message})`, {
       file: path,

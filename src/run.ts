@@ -153,8 +153,11 @@ async function isFile(path: string): Promise<boolean> {
   return s?.isFile() === true;
 }
 
-/** Unpacks a gzip tarball into a fresh temporary folder and returns the folder. */
-async function unpack(archive: string): Promise<string> {
+/**
+ * Unpacks a package `.tgz` into a fresh temporary folder and returns the folder (the caller
+ * removes it), as a FEDn client unpacks the package it downloads.
+ */
+export async function unpackPackage(archive: string): Promise<string> {
   if (!/\.(tgz|tar\.gz)$/.test(archive)) {
     throw new UsageError(`${archive}: expected a package folder or a .tgz archive`, {
       option: "path",
@@ -347,7 +350,7 @@ export async function checkPredictOutput(output: string): Promise<string[]> {
 export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
   const o = resolveRunOptions(options);
   const archive = await isFile(o.path);
-  const root = archive ? await unpack(o.path) : o.path;
+  const root = archive ? await unpackPackage(o.path) : o.path;
   const temps: string[] = [];
   try {
     const location = await findPackage(root);

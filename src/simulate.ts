@@ -6,13 +6,14 @@
  * validates the new global model. What a developer runs to see a package learn before it meets
  * a real combiner.
  */
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DataError, FednTfjsError, IoError, UsageError } from "./errors.js";
-import { loadMetadata, loadModel, readBytes, saveModel } from "./io.js";
+import { loadMetadata, loadModel, parsePythonJson, readBytes, saveModel } from "./io.js";
 import type { NdArray } from "./ndarray.js";
 import { incrementAverage } from "./numpyhelper.js";
-import { type RunResult, runEntryPoint, type Writer } from "./run.js";
+import { findPackage, loadPackageConfig } from "./package/config.js";
+import { type RunResult, runEntryPoint, unpackPackage, type Writer } from "./run.js";
 
 export interface SimulateOptions {
   /** The compute package: a folder holding `fedn.yaml`, or a `.tgz`. */
@@ -126,7 +127,9 @@ async function numExamplesOf(modelPath: string, client: number): Promise<number>
 
 /** The metrics file, already checked by `runEntryPoint` to be a JSON object of numbers. */
 async function readMetrics(path: string): Promise<Record<string, number>> {
-  return JSON.parse(new TextDecoder().decode(await readBytes(path))) as Record<string, number>;
+  // Python's json.load reading, as FEDn's client does: a NaN metric is a number there.
+  const text = new TextDecoder().decode(await readBytes(path));
+  return parsePythonJson(text) as Record<string, number>;
 }
 
 /**
@@ -141,7 +144,40 @@ export async function simulateFederation(
   options: SimulateOptions,
   onRound: (result: RoundResult) => void = () => undefined,
 ): Promise<RoundResult[]> {
-  const o = await resolveSimulateOptions(options);
+  const resolved = await resolveSimulateOptions(options);
+  // Like a FEDn client: unpack once, run `startup` once per client, then only call entry points.
+  const archive = await isFile(resolved.packagePath);
+  const folder = archive ? await unpackPackage(resolved.packagePath) : resolved.packagePath;
+  try {
+    const o = { ...resolved, packagePath: folder };
+    await startClients(o);
+    return await runRounds(o, onRound);
+  } finally {
+    if (archive) await rm(folder, { recursive: true, force: true });
+  }
+}
+
+/** Each client's `startup`, if the package has one: it checks (or prepares) that client's data. */
+async function startClients(o: Resolved): Promise<void> {
+  const location = await findPackage(o.packagePath);
+  const config = await loadPackageConfig(location.file);
+  if (config.entryPoints.startup === undefined) return;
+  for (const [index, data] of o.clientData.entries()) {
+    const run = await runEntryPoint({
+      entry: "startup",
+      path: o.packagePath,
+      env: { ...o.env, FEDN_DATA_PATH: data },
+      stdout: o.log,
+      stderr: o.log,
+    });
+    checkRun(run, index + 1);
+  }
+}
+
+async function runRounds(
+  o: Resolved,
+  onRound: (result: RoundResult) => void,
+): Promise<RoundResult[]> {
   const results: RoundResult[] = [];
   let global = o.seedModel;
   for (let round = 1; round <= o.rounds; round++) {

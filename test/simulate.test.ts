@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import simulateCommand from "../src/commands/simulate.js";
 import { type Dataset, sliceRows } from "../src/data/dataset.js";
 import { loadMnistPackage, saveDataset } from "../src/data/files.js";
 import { isFednTfjsError } from "../src/errors.js";
+import { createPackage } from "../src/package/create.js";
 import { simulateFederation } from "../src/simulate.js";
 
 const repo = resolve(import.meta.dirname, "..");
@@ -101,6 +102,29 @@ print(ns)
 `;
     const out = execFileSync("python3", ["-c", check, join(dir, "out")], { encoding: "utf8" });
     expect(out.trim()).toBe("[300, 100]");
+  });
+
+  it("runs a .tgz as FEDn clients do: unpacked once, startup once per client, then the rounds", async () => {
+    const folder = join(dir, "with-startup");
+    await writePackage(folder, `node ${entrypoint} train`);
+    const yaml = join(folder, "fedn.yaml");
+    await writeFile(
+      yaml,
+      `entry_points:\n  startup:\n    command: echo started >> "$FEDN_DATA_PATH.started"\n${(await readFile(yaml, "utf8")).replace("entry_points:\n", "")}`,
+    );
+    const { file } = await createPackage({ path: folder, output: dir, name: "sim.tgz" });
+    const rounds = await simulateFederation({
+      packagePath: file,
+      seedModel: join(dir, "seed.npz"),
+      clientData,
+      rounds: 1,
+      outDir: join(dir, "tgz-out"),
+      env: { PATH: process.env.PATH },
+    });
+    expect(rounds[0]?.metrics).toHaveLength(2);
+    for (const data of clientData) {
+      expect(await readFile(`${data}.started`, "utf8")).toBe("started\n");
+    }
   });
 
   it("stops with the client and exit status when an entry point fails", async () => {
