@@ -8,9 +8,11 @@
  *   another member, and has no cap on what an archive makes it allocate: a central directory
  *   that claims 4 GiB made it allocate that and spend 10 s before its CRC check failed.
  * - It is slower: its CRC-32 is a byte-at-a-time JavaScript loop. Medians in ms, ours /
- *   adm-zip / numpy 2.4, one run (ratios to numpy drift by ~0.5 between runs on this machine):
- *   read stored 64 / 252 / 49, read deflated 274 / 467 / 255, write stored 64 / 249 / 46,
- *   write deflated 1381 / 1508 / 1946.
+ *   adm-zip / numpy 2.4, from the run recorded in BENCHMARKS.md (ratios to numpy drift by ~0.5
+ *   between runs on this machine): read stored 64 / 244 / 38, read deflated 239 / 452 / 256,
+ *   write stored 35 / 242 / 41, write deflated 1374 / 1507 / 1993. Reading a stored archive
+ *   stays above numpy (1.2-1.7x): reading 60 MB into fresh Node memory alone takes as long as
+ *   numpy's whole load (a single-read variant of readBytes measured no better).
  * This reader takes every size from the central directory, checks the total against a budget
  * (`maxBytes`) before inflating anything, inflates with `maxOutputLength` so no member can
  * produce more than it declared, and checks every CRC-32 with `zlib.crc32`.
