@@ -10,7 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
-import { type FileHandle, open, readFile, rename, unlink } from "node:fs/promises";
+import { type FileHandle, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { DataError, FormatError, IoError, isFednTfjsError } from "./errors.js";
@@ -47,6 +47,14 @@ function ioError(path: string, doing: string, cause: unknown): IoError {
         ? cause.message
         : String(cause);
   return new IoError(`${path}: cannot ${doing}: ${reason}`, { file: path, cause });
+}
+
+/** Whether `path` exists and is a regular file (not a folder). */
+export async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 /**
@@ -471,12 +479,13 @@ export async function saveMetrics(
 }
 
 /**
- * `get_tmp_path()`: creates an empty file with a unique name ending in `.npz` in the OS temp
- * folder and returns its path, like Python's `tempfile.mkstemp(suffix=".npz")`.
+ * `get_tmp_path()`: creates an empty file with a unique name ending in `suffix` in the OS temp
+ * folder and returns its path, like Python's `tempfile.mkstemp(suffix=".npz")` (which is also
+ * how FEDn's client makes the files it hands to entry points).
  */
-export function getTmpPath(): string {
+export function getTmpPath(suffix = ".npz"): string {
   for (let attempt = 0; ; attempt++) {
-    const path = join(tmpdir(), `tmp${randomBytes(6).toString("hex")}.npz`);
+    const path = join(tmpdir(), `tmp${randomBytes(6).toString("hex")}${suffix}`);
     try {
       closeSync(openSync(path, "wx", 0o600));
       return path;

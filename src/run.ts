@@ -14,13 +14,12 @@
  *   demo data, say): a run of another entry point from a `.tgz` runs `startup` first too.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { copyFile, mkdtemp, open, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { extract } from "tar";
 import { DataError, FormatError, IoError, ShapeError, UsageError } from "./errors.js";
-import { parsePythonJson, toPythonJson } from "./io.js";
+import { getTmpPath, isFile, parsePythonJson, toPythonJson } from "./io.js";
 import { formatShape, type NdArray } from "./ndarray.js";
 import { decodeModel } from "./numpyhelper.js";
 import { findPackage, loadPackageConfig } from "./package/config.js";
@@ -102,20 +101,6 @@ export interface RunResult {
   startup?: StepResult | undefined;
 }
 
-/** `tempfile.mkstemp(suffix)`: a new empty file with a random name in the temporary folder. */
-export async function makeTempFile(suffix = ""): Promise<string> {
-  for (;;) {
-    const path = join(tmpdir(), `tmp${randomBytes(6).toString("hex")}${suffix}`);
-    try {
-      const handle = await open(path, "wx", 0o600);
-      await handle.close();
-      return path;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-  }
-}
-
 /** Validates and defaults the options, once. */
 function resolveRunOptions(options: RunOptions) {
   const entry = options.entry;
@@ -146,11 +131,6 @@ function resolveRunOptions(options: RunOptions) {
     env: options.env ?? {},
     startup: options.startup ?? true,
   };
-}
-
-async function isFile(path: string): Promise<boolean> {
-  const s = await stat(path).catch(() => undefined);
-  return s?.isFile() === true;
 }
 
 /**
@@ -398,7 +378,7 @@ export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
     const args: string[] = [];
     let output: string | undefined;
     if (o.model && o.input !== undefined) {
-      const inPath = await makeTempFile(".npz");
+      const inPath = getTmpPath(".npz");
       temps.push(inPath);
       await copyFile(o.input, inPath);
       if (o.entry === "train") {
@@ -406,7 +386,7 @@ export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
         await writeFile(`${inPath}-metadata`, JSON.stringify(o.clientSettings));
       }
       if (o.output === undefined) {
-        output = await makeTempFile(o.entry === "train" ? ".npz" : "");
+        output = getTmpPath(o.entry === "train" ? ".npz" : "");
       } else {
         output = o.output;
         await writeFile(output, "");

@@ -6,10 +6,10 @@
  * validates the new global model. What a developer runs to see a package learn before it meets
  * a real combiner.
  */
-import { mkdir, rm, stat } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DataError, FednTfjsError, IoError, UsageError } from "./errors.js";
-import { loadMetadata, loadModel, parsePythonJson, readBytes, saveModel } from "./io.js";
+import { isFile, loadMetadata, loadModel, parsePythonJson, readBytes, saveModel } from "./io.js";
 import type { NdArray } from "./ndarray.js";
 import { incrementAverage } from "./numpyhelper.js";
 import { findPackage, loadPackageConfig } from "./package/config.js";
@@ -56,13 +56,6 @@ interface Resolved {
   clientSettings: Readonly<Record<string, unknown>>;
   env: Readonly<Record<string, string | undefined>>;
   log: Writer | undefined;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then(
-    (s) => s.isFile(),
-    () => false,
-  );
 }
 
 async function resolveSimulateOptions(o: SimulateOptions): Promise<Resolved> {
