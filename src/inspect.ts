@@ -4,7 +4,10 @@
  * Pure: arrays in, plain data and text out.
  */
 import type { NdArray } from "./ndarray.js";
-import { formatShape } from "./ndarray.js";
+import { float16ToNumber, formatShape } from "./ndarray.js";
+
+// Kept exported from here too: it was public API here first.
+export { float16ToNumber };
 
 /** One array's summary. Statistics are over the finite elements; null when there are none. */
 export interface ArrayStats {
@@ -16,16 +19,6 @@ export interface ArrayStats {
   readonly mean: number | null;
   /** How many elements are NaN, +Infinity or -Infinity (always 0 for integer dtypes). */
   readonly nonfinite: number;
-}
-
-/** IEEE half-precision bits to a number. */
-export function float16ToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
 /**

@@ -55,3 +55,13 @@ export function formatShape(shape: readonly number[]): string {
   if (shape.length === 1) return `(${shape[0]},)`;
   return `(${shape.join(", ")})`;
 }
+
+/** IEEE half-precision bits to a number: numpy's float16 arrives as raw bits (see `TypedArrayByDType`). */
+export function float16ToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}

@@ -5,7 +5,7 @@
  * share one global model; inside TF.js the kernels are `(in, out)` so `x · W` needs no transpose.
  */
 import { DataError, ShapeError } from "../errors.js";
-import { formatShape, type NdArray } from "../ndarray.js";
+import { float16ToNumber, formatShape, type NdArray } from "../ndarray.js";
 
 /**
  * A stack of dense layers: `sizes[0]` inputs, ReLU hidden layers, a log-softmax output of
@@ -55,16 +55,6 @@ function transpose(data: Float32Array, rows: number, cols: number): Float32Array
   return out;
 }
 
-/** IEEE half bits → number; numpy's float16 arrives as raw bits. */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >>> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
-
 /** The array as float32: float64 narrowed (aggregators may send it), float16 widened. */
 function asFloat32(array: NdArray, where: string, index: number): Float32Array {
   switch (array.dtype) {
@@ -73,7 +63,7 @@ function asFloat32(array: NdArray, where: string, index: number): Float32Array {
     case "float64":
       return Float32Array.from(array.data as Float64Array);
     case "float16":
-      return Float32Array.from(array.data as Uint16Array, halfToFloat);
+      return Float32Array.from(array.data as Uint16Array, float16ToNumber);
     default:
       throw new ShapeError(
         `${where}weights "${index}" has dtype ${array.dtype}; the model expects float32 (float64 and float16 are converted)`,

@@ -15,6 +15,7 @@ import { createRandom, permutation, type Random, randomSeed } from "../random.js
 import type { ImageSet } from "./data.js";
 import type { DenseModel } from "./model.js";
 import { dropoutMasks, forward } from "./model.js";
+import { TRAIN_DEFAULTS } from "./options.js";
 
 /**
  * One batch on the JS heap: `x` is `(rows, features)` row-major, holding the pixel values before
@@ -351,9 +352,9 @@ export function trainModel(
   set: ImageSet,
   options: TrainOptions = {},
 ): TrainResult {
-  const batchSize = options.batchSize ?? 32;
-  const epochs = options.epochs ?? 1;
-  const lr = options.lr ?? 0.01;
+  const batchSize = options.batchSize ?? TRAIN_DEFAULTS.batchSize;
+  const epochs = options.epochs ?? TRAIN_DEFAULTS.epochs;
+  const lr = options.lr ?? TRAIN_DEFAULTS.lr;
   const logEvery = options.logEvery ?? 100;
   const seed = options.seed ?? randomSeed();
   const dropoutRng = createRandom(seed);
