@@ -3,7 +3,7 @@
  * The `fedn-tfjs` bin. The only module of the tool side that touches `process`: it hands the
  * argument list and the streams to `runCli` and turns the result into the exit status.
  */
-import { processContext, runCli } from "./cli/scaffold.js";
+import { commandOf, processContext, runCli } from "./cli/scaffold.js";
 import data from "./commands/data.js";
 import inspect from "./commands/inspect.js";
 import packageCreate from "./commands/package.js";
@@ -20,4 +20,14 @@ const program = {
   commands: [inspect, data, packageCreate, run, simulate, ...mnistCommands],
 };
 
-process.exitCode = await runCli(program, process.argv.slice(2), processContext());
+const argv = process.argv.slice(2);
+// `run` and `simulate` own a child process group and temporary files: SIGTERM/SIGINT go to
+// them through an AbortSignal (they forward it, wait, clean up, and exit 128+signal); every
+// other command keeps Node's default of dying at once.
+const controller = new AbortController();
+if (commandOf(program, argv)?.interruptible === true) {
+  for (const name of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    process.once(name, () => controller.abort(name));
+  }
+}
+process.exitCode = await runCli(program, argv, { ...processContext(), signal: controller.signal });

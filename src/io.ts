@@ -10,10 +10,20 @@
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
-import { type FileHandle, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import {
+  type FileHandle,
+  lstat,
+  open,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  stat,
+  unlink,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
-import { DataError, FormatError, IoError, isFednTfjsError } from "./errors.js";
+import { basename, dirname, join, resolve } from "node:path";
+import { DataError, FormatError, IoError, isFednTfjsError, UsageError } from "./errors.js";
 import type { NdArray } from "./ndarray.js";
 import {
   type DecodeNpzOptions,
@@ -37,6 +47,10 @@ const REASONS: Record<string, string> = {
 };
 
 /** Turns a Node fs error into an IoError that names the file and says why in words. */
+export function describeIoError(path: string, doing: string, cause: unknown): IoError {
+  return ioError(path, doing, cause);
+}
+
 function ioError(path: string, doing: string, cause: unknown): IoError {
   if (isFednTfjsError(cause)) return cause as IoError;
   const code = (cause as { code?: unknown } | null)?.code;
@@ -99,31 +113,162 @@ export async function writeFileAtomic(
   );
 }
 
-/** The atomic write of {@link writeFileAtomic} with the content written by `write`. */
-async function writeAtomicWith(
-  path: string,
+/** What a file that is not a regular file is, in words, for the refusal. */
+function kindOf(s: {
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}): string {
+  if (s.isDirectory()) return "a directory";
+  if (s.isFIFO()) return "a named pipe (fifo)";
+  if (s.isCharacterDevice()) return "a character device";
+  if (s.isBlockDevice()) return "a block device";
+  if (s.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * Where an atomic write of `path` must land: the real file behind any symbolic links (so a link
+ * stays a link and its target gets the content), or the path itself when nothing is there yet.
+ * A dangling link resolves to the file it names. Refuses directories, devices, fifos, sockets.
+ */
+export async function resolveWriteTarget(path: string): Promise<string> {
+  let target = resolve(path);
+  for (let hops = 0; hops < 40; hops++) {
+    let info: Awaited<ReturnType<typeof lstat>>;
+    try {
+      info = await lstat(target);
+    } catch (cause) {
+      if ((cause as { code?: unknown }).code === "ENOENT") {
+        // The folder may itself go through links: write beside the real one.
+        const folder = await realpath(dirname(target)).catch((error: unknown) => {
+          throw ioError(path, "write", error);
+        });
+        return join(folder, basename(target));
+      }
+      throw ioError(path, "write", cause);
+    }
+    if (info.isSymbolicLink()) {
+      target = resolve(dirname(target), await readlink(target));
+      continue;
+    }
+    if (!info.isFile()) {
+      const via = target === resolve(path) ? "" : ` (a link to ${target})`;
+      throw new IoError(
+        `${path}: cannot write: it is ${kindOf(info)}${via}; expected a regular file`,
+        { file: path },
+      );
+    }
+    return join(await realpath(dirname(target)), basename(target));
+  }
+  throw new IoError(`${path}: cannot write: too many levels of symbolic links`, { file: path });
+}
+
+/** A temporary file beside `target` holding what `write` wrote; the caller renames or removes it. */
+async function writeTemp(
+  target: string,
   write: (handle: FileHandle) => Promise<void>,
   options: WriteOptions,
-): Promise<void> {
+): Promise<string> {
   const temp = join(
-    dirname(path),
-    `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
+    dirname(target),
+    `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`,
   );
-  let created = false;
+  const handle = await open(temp, "wx", 0o644);
   try {
-    const handle = await open(temp, "wx", 0o644);
-    created = true;
     try {
       await write(handle);
       if (options.fsync === true) await handle.sync();
     } finally {
       await handle.close();
     }
-    await rename(temp, path);
-    created = false;
   } catch (cause) {
-    if (created) await unlink(temp).catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw cause;
+  }
+  return temp;
+}
+
+/** The atomic write of {@link writeFileAtomic} with the content written by `write`. */
+async function writeAtomicWith(
+  path: string,
+  write: (handle: FileHandle) => Promise<void>,
+  options: WriteOptions,
+): Promise<void> {
+  const target = await resolveWriteTarget(path);
+  let temp: string | undefined;
+  try {
+    temp = await writeTemp(target, write, options);
+    await rename(temp, target);
+    temp = undefined;
+  } catch (cause) {
+    if (temp !== undefined) await unlink(temp).catch(() => undefined);
     throw ioError(path, "write", cause);
+  }
+}
+
+/**
+ * Writes a model and its `<path>-metadata` as the pair FEDn reads after `train`: both go to
+ * temporary files first, then the metadata is renamed into place, then the model. A failure
+ * before the renames changes neither file (the temporary files are removed); a crash between
+ * the two renames leaves new metadata beside the old model, never a new model without its
+ * metadata.
+ */
+export async function saveModelWithMetadata(
+  arrays: readonly NdArray[],
+  metadata: Record<string, unknown>,
+  path: string,
+  options: EncodeModelOptions & WriteOptions = {},
+): Promise<void> {
+  const metaPath = `${path}-metadata`;
+  checkFlat(metadata, metaPath);
+  const text = toPythonJson(metadata, metaPath);
+  const modelTarget = await resolveWriteTarget(path);
+  const metaTarget = await resolveWriteTarget(metaPath);
+  const temps: string[] = [];
+  let doing = path;
+  try {
+    temps.push(await writeTemp(modelTarget, layoutWriter(layoutModel(arrays, options)), options));
+    doing = metaPath;
+    temps.push(await writeTemp(metaTarget, (h) => h.writeFile(text), options));
+    await rename(temps[1] as string, metaTarget);
+    temps.pop();
+    doing = path;
+    await rename(temps[0] as string, modelTarget);
+    temps.pop();
+  } catch (cause) {
+    for (const t of temps) await unlink(t).catch(() => undefined);
+    throw ioError(doing, "write", cause);
+  }
+}
+
+/**
+ * Refuses an output that is one of the inputs (after following links), so a command never
+ * overwrites the model or the data it reads: `validate m.npz m.npz`, `--data_path` as output.
+ * @throws UsageError naming both
+ */
+export async function assertDistinctPaths(
+  output: string,
+  inputs: readonly { path: string; what: string }[],
+  option?: string,
+): Promise<void> {
+  const real = async (p: string): Promise<string> => {
+    try {
+      return await realpath(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const out = await real(output);
+  for (const input of inputs) {
+    if ((await real(input.path)) === out) {
+      throw new UsageError(
+        `output ${output} is ${input.what} (${input.path}); writing it would destroy the input`,
+        { file: output, option },
+      );
+    }
   }
 }
 
@@ -133,31 +278,32 @@ async function writeAtomicWith(
  * checksums are known.
  */
 async function writeLayout(path: string, layout: NpzLayout, options: WriteOptions): Promise<void> {
-  await writeAtomicWith(
-    path,
-    async (handle) => {
-      for (const [i, part] of layout.parts.entries()) {
-        const written = writeAll(handle, part);
-        layout.checksum(i);
-        await written;
+  await writeAtomicWith(path, layoutWriter(layout), options);
+}
+
+/** Writes the layout's parts through a handle, then its final local headers in place. */
+function layoutWriter(layout: NpzLayout): (handle: FileHandle) => Promise<void> {
+  return async (handle) => {
+    for (const [i, part] of layout.parts.entries()) {
+      const written = writeAll(handle, part);
+      layout.checksum(i);
+      await written;
+    }
+    await writeAll(handle, layout.finish());
+    for (const { part, offset } of layout.localHeaders) {
+      const bytes = layout.parts[part]!;
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesWritten } = await handle.write(
+          bytes,
+          done,
+          bytes.length - done,
+          offset + done,
+        );
+        done += bytesWritten;
       }
-      await writeAll(handle, layout.finish());
-      for (const { part, offset } of layout.localHeaders) {
-        const bytes = layout.parts[part]!;
-        let done = 0;
-        while (done < bytes.length) {
-          const { bytesWritten } = await handle.write(
-            bytes,
-            done,
-            bytes.length - done,
-            offset + done,
-          );
-          done += bytesWritten;
-        }
-      }
-    },
-    options,
-  );
+    }
+  };
 }
 
 /** Writes all of `bytes` at the handle's current position (a write may be partial). */

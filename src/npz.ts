@@ -23,10 +23,16 @@
  * names, ZIP64 end records. Writes plain (non-ZIP64) archives with a fixed timestamp, so equal
  * arrays give equal bytes.
  */
-import { crc32, deflateRawSync, inflateRawSync } from "node:zlib";
+import { crc32, deflateRawSync, inflateRawSync, constants as zlibConstants } from "node:zlib";
 import { FormatError, ShapeError, UsageError } from "./errors.js";
 import type { NdArray } from "./ndarray.js";
-import { dataBytesOf, decodeNpyWith, encodeNpyHeader } from "./npy.js";
+import {
+  dataBytesOf,
+  decodeNpyWith,
+  encodeNpyHeader,
+  type NpyHeader,
+  readNpyHeader,
+} from "./npy.js";
 
 /** The default cap on the bytes one archive may inflate to: 2 GiB. */
 export const NPZ_DEFAULT_MAX_BYTES = 2 ** 31;
@@ -61,6 +67,22 @@ export interface DecodeNpzOptions {
    * @default every key
    */
   readonly keys?: readonly string[];
+  /**
+   * The arrays the archive must hold, when the caller knows them (a model of known layout):
+   * exactly this many members, keys `"0".."N-1"` unless given, each `.npy` header with one of
+   * `dtypes` and this `shape`. Checked from the central directory and the headers alone (each
+   * member is inflated only as far as its header) before any data is inflated, so a small file
+   * that would inflate to gigabytes is refused at once. Failures are ShapeErrors naming the key.
+   */
+  readonly expect?: readonly ExpectedArray[];
+}
+
+/** One array an archive must hold; see {@link DecodeNpzOptions.expect}. */
+export interface ExpectedArray {
+  /** @default the array's index as a string */
+  readonly key?: string;
+  readonly shape: readonly number[];
+  readonly dtypes: readonly string[];
 }
 
 export interface EncodeNpzOptions {
@@ -354,6 +376,91 @@ function inflateMember(r: Reader, entry: Entry, raw: Uint8Array): Uint8Array {
   return out;
 }
 
+/** The member's `.npy` header, inflating no more of it than the header needs. */
+function peekHeader(r: Reader, entry: Entry, start: number): NpyHeader {
+  const raw = r.bytes.subarray(start, start + entry.compressedSize);
+  const where = `${r.name}: ${entry.name}`;
+  if (entry.method === METHOD_STORED) return readNpyHeader(raw, where);
+  // Inflate growing prefixes of the deflated data with a sync flush: each try yields what those
+  // input bytes decode to (deflate expands at most ~1032:1), until the header is complete.
+  for (let take = 256; ; take *= 4) {
+    const input = raw.subarray(0, Math.min(take, raw.length));
+    let out: Uint8Array;
+    try {
+      out = inflateRawSync(input, {
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        maxOutputLength: Math.max(1024, Math.min(entry.size, 1 << 24)),
+      });
+    } catch (cause) {
+      if (cause instanceof RangeError) {
+        // More output than needed for any header: the header is in it, decode the prefix.
+        out = inflateRawSync(input.subarray(0, Math.min(input.length, 16_384)), {
+          finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        });
+      } else {
+        return r.fail(
+          `corrupt: the deflated data cannot be inflated (${cause instanceof Error ? cause.message : String(cause)})`,
+          entry.name,
+          cause,
+        );
+      }
+    }
+    try {
+      return readNpyHeader(out, where);
+    } catch (error) {
+      const truncated = error instanceof FormatError && /truncated/.test(error.message);
+      if (!truncated || input.length >= raw.length) throw error;
+    }
+  }
+}
+
+/** Checks member count, keys, dtypes and shapes against `expect` before anything is inflated. */
+function checkExpected(
+  r: Reader,
+  entries: readonly Entry[],
+  centralOffset: number,
+  expect: readonly ExpectedArray[],
+): void {
+  if (entries.length !== expect.length) {
+    throw new ShapeError(
+      `${r.name}: the model file holds ${entries.length} arrays; the model expects ${expect.length}: ${expect.map((e) => `(${e.shape.join(", ")}${e.shape.length === 1 ? "," : ""})`).join(", ")}`,
+      { file: r.name },
+    );
+  }
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  expect.forEach((want, i) => {
+    const key = want.key ?? String(i);
+    const entry = byName.get(`${key}.npy`);
+    if (entry === undefined) {
+      const found = entries.map((e) => `"${e.name.slice(0, -4)}"`).join(", ");
+      throw new ShapeError(`${r.name}: no array "${key}" (the archive holds ${found})`, {
+        file: r.name,
+        key,
+      });
+    }
+    const header = peekHeader(r, entry, dataOffsetOf(r, entry, centralOffset));
+    const shape = (s: readonly number[]) => `(${s.join(", ")}${s.length === 1 ? "," : ""})`;
+    if (!want.dtypes.includes(header.dtype)) {
+      throw new ShapeError(
+        `${r.name}: "${key}" has dtype ${header.dtype}; expected ${want.dtypes.join(" or ")}`,
+        { file: r.name, key },
+      );
+    }
+    if (shape(header.shape) !== shape(want.shape)) {
+      throw new ShapeError(
+        `${r.name}: "${key}" has shape ${shape(header.shape)}; the model expects ${shape(want.shape)}`,
+        { file: r.name, key },
+      );
+    }
+    if (entry.size !== header.dataOffset + header.dataBytes) {
+      r.fail(
+        `corrupt: the member declares ${entry.size} bytes; its header says ${header.dataOffset + header.dataBytes}`,
+        entry.name,
+      );
+    }
+  });
+}
+
 /**
  * Decodes an `.npz` archive into its arrays, keyed by member name without `.npy`, in archive
  * order. Every member must be a `.npy` file; CRCs are checked; the total uncompressed size the
@@ -392,6 +499,7 @@ export function decodeNpz(bytes: Uint8Array, options: DecodeNpzOptions = {}): Ma
       `the members declare ${declared} bytes in total, more than the limit of ${maxBytes} (option maxBytes)`,
     );
   }
+  if (options.expect !== undefined) checkExpected(r, entries, centralOffset, options.expect);
   const arrays = new Map<string, NdArray>();
   const wanted = options.keys === undefined ? undefined : new Set(options.keys);
   for (const e of entries) {

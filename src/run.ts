@@ -14,12 +14,27 @@
  *   demo data, say): a run of another entry point from a `.tgz` runs `startup` first too.
  */
 import { spawn } from "node:child_process";
-import { copyFile, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
+import { copyFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { extract } from "tar";
-import { DataError, FormatError, IoError, ShapeError, UsageError } from "./errors.js";
-import { getTmpPath, isFile, parsePythonJson, toPythonJson } from "./io.js";
+import { dirname, join, posix, resolve } from "node:path";
+import { Parser, type ReadEntry } from "tar";
+import {
+  DataError,
+  FormatError,
+  IoError,
+  isFednTfjsError,
+  ShapeError,
+  UsageError,
+} from "./errors.js";
+import {
+  assertDistinctPaths,
+  describeIoError,
+  getTmpPath,
+  isFile,
+  parsePythonJson,
+  toPythonJson,
+} from "./io.js";
 import { formatShape, type NdArray } from "./ndarray.js";
 import { decodeModel } from "./numpyhelper.js";
 import { findPackage, loadPackageConfig } from "./package/config.js";
@@ -49,6 +64,12 @@ export interface RunOptions {
   output?: string | undefined;
   /** Client settings written to `<in>-metadata` before `train`. @default {} */
   clientSettings?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * Stops the run: the command's process group gets the abort reason as a signal (a signal name
+   * such as `"SIGTERM"`, else SIGTERM), the run waits for it, removes its temporary files and the
+   * unpacked package, and rejects with the reason.
+   */
+  signal?: AbortSignal | undefined;
   /** `bash` as FEDn ≥ 0.9 (`bash -c`), or `sh` as FEDn 0.8 (`/bin/sh -c`). @default "bash" */
   shell?: "bash" | "sh" | undefined;
   /** The environment the command inherits. @default {} */
@@ -130,53 +151,241 @@ function resolveRunOptions(options: RunOptions) {
     shellArgv: shell === "sh" ? ["/bin/sh", "-c"] : ["bash", "-c"],
     env: options.env ?? {},
     startup: options.startup ?? true,
+    signal: options.signal,
   };
+}
+
+/** The most an unpacked package may hold: per file, in total, and in entries. */
+export const PACKAGE_LIMITS = Object.freeze({
+  entryBytes: 1024 ** 3,
+  totalBytes: 2 * 1024 ** 3,
+  entries: 100_000,
+});
+
+/**
+ * POSIX shell quoting: `'…'` with each `'` written as `'\''`, so a path with spaces, quotes,
+ * `$(…)` or globs reaches the program as one literal argument under `bash -c` and `sh -c`.
+ */
+export function shellQuote(text: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new Error("aborted");
 }
 
 /**
  * Unpacks a package `.tgz` into a fresh temporary folder and returns the folder (the caller
- * removes it), as a FEDn client unpacks the package it downloads.
+ * removes it), as a FEDn client unpacks the package it downloads. The archive is read as a
+ * stream, one entry at a time, within {@link PACKAGE_LIMITS} (checked against each header before
+ * its data is written, so a bomb is refused at once and memory stays flat). Only files and
+ * folders with relative paths inside the package are accepted: an absolute path, a `..`
+ * component, a link or a device ends the extraction with one FormatError naming the archive and
+ * the entry, after every file already being written is closed and the folder is removed.
  */
-export async function unpackPackage(archive: string): Promise<string> {
+export async function unpackPackage(
+  archive: string,
+  options: { signal?: AbortSignal | undefined; limits?: typeof PACKAGE_LIMITS } = {},
+): Promise<string> {
   if (!/\.(tgz|tar\.gz)$/.test(archive)) {
     throw new UsageError(`${archive}: expected a package folder or a .tgz archive`, {
       option: "path",
       file: archive,
     });
   }
-  const dir = await mkdtemp(join(tmpdir(), "fedn-tfjs-package-"));
+  let dir: string;
   try {
-    await extract({ file: archive, cwd: dir, strict: true });
+    dir = await mkdtemp(join(tmpdir(), "fedn-tfjs-package-"));
+  } catch (cause) {
+    throw describeIoError(join(tmpdir(), "fedn-tfjs-package-*"), "create", cause);
+  }
+  try {
+    await extractArchive(archive, dir, options.limits ?? PACKAGE_LIMITS, options.signal);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    throw new FormatError(`${archive}: not a readable gzip tarball (${(error as Error).message})`, {
-      file: archive,
-      cause: error,
-    });
+    throw error;
   }
   return dir;
 }
 
-/** Runs `argv` in `cwd`, forwarding its output; resolves with its status and duration. */
+/** The streaming extraction behind {@link unpackPackage}; settles only once every write has. */
+function extractArchive(
+  archive: string,
+  dir: string,
+  limits: typeof PACKAGE_LIMITS,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const writers = new Set<Promise<void>>();
+    const streams = new Set<WriteStream>();
+    let failure: unknown;
+    let entries = 0;
+    let total = 0;
+    let settled = false;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      // Nothing may still be writing into the folder when the caller removes it.
+      void Promise.allSettled([...writers]).then(() =>
+        failure === undefined ? resolvePromise() : reject(failure),
+      );
+    };
+    const fail = (error: unknown): void => {
+      if (failure !== undefined) return;
+      failure = error;
+      input.destroy();
+      parser.abort(error instanceof Error ? error : new Error(String(error)));
+      for (const stream of streams) stream.destroy();
+      finish();
+    };
+    const refuse = (entry: string, why: string): void =>
+      fail(new FormatError(`${archive}: entry "${entry}" ${why}`, { file: archive, key: entry }));
+    const onAbort = (): void => fail(abortReason(signal as AbortSignal));
+    const parser = new Parser({
+      strict: true,
+      onReadEntry: (entry: ReadEntry) => {
+        if (failure !== undefined) {
+          entry.resume();
+          return;
+        }
+        const name = entry.path;
+        const parts = name.split("/").filter((p) => p !== "" && p !== ".");
+        if (posix.isAbsolute(name) || parts.includes("..") || name.includes("\\")) {
+          refuse(name, "points outside the package (an absolute path or ..)");
+          return;
+        }
+        if (++entries > limits.entries) {
+          refuse(name, `is one entry more than the ${limits.entries} a package may hold`);
+          return;
+        }
+        if (entry.size > limits.entryBytes) {
+          refuse(
+            name,
+            `is ${entry.size} bytes; a package file may be at most ${limits.entryBytes}`,
+          );
+          return;
+        }
+        total += entry.size;
+        if (total > limits.totalBytes) {
+          refuse(name, `takes the package past ${limits.totalBytes} bytes unpacked`);
+          return;
+        }
+        const target = join(dir, ...parts);
+        if (entry.type === "Directory") {
+          entry.resume();
+          writers.add(mkdir(target, { recursive: true }).then(() => undefined, fail));
+          return;
+        }
+        if (entry.type !== "File" && entry.type !== "OldFile" && entry.type !== "ContiguousFile") {
+          const what = /Link/.test(entry.type)
+            ? `a ${entry.type} to "${entry.linkpath ?? ""}"`
+            : `a ${entry.type}`;
+          refuse(
+            name,
+            `is ${what}; a package holds only files and folders (package create archives what links point to)`,
+          );
+          return;
+        }
+        if (parts.length === 0) {
+          refuse(name, "is a file without a name");
+          return;
+        }
+        entry.pause();
+        const written = mkdir(dirname(target), { recursive: true }).then(
+          () =>
+            new Promise<void>((done) => {
+              if (failure !== undefined) {
+                entry.resume();
+                done();
+                return;
+              }
+              const out = createWriteStream(target, {
+                mode: ((entry.mode ?? 0o644) & 0o755) | 0o600,
+              });
+              streams.add(out);
+              out.on("error", (error) => fail(describeIoError(target, "write", error)));
+              out.on("close", () => {
+                streams.delete(out);
+                done();
+              });
+              entry.pipe(out);
+            }),
+          fail,
+        );
+        writers.add(written);
+        written.then(() => writers.delete(written));
+      },
+    });
+    parser.on("error", (error: unknown) =>
+      fail(
+        isFednTfjsError(error)
+          ? error
+          : new FormatError(
+              `${archive}: not a readable gzip tarball (${(error as Error).message})`,
+              { file: archive, cause: error },
+            ),
+      ),
+    );
+    parser.on("end", finish);
+    const input = createReadStream(archive);
+    input.on("error", (error) => fail(describeIoError(archive, "read", error)));
+    if (signal?.aborted) {
+      fail(abortReason(signal));
+      return;
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+    input.pipe(parser as unknown as NodeJS.WritableStream);
+  });
+}
+
+/**
+ * Runs `argv` in `cwd` in its own process group, forwarding its output; resolves with its status
+ * and duration. On `signal`'s abort the whole group gets the signal named by the reason (else
+ * SIGTERM), so nothing the command started outlives the run; the promise still waits for the
+ * command to exit.
+ */
 function execute(
   argv: string[],
   cwd: string,
   env: Readonly<Record<string, string | undefined>>,
   stdout: Writer | undefined,
   stderr: Writer | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; seconds: number }> {
   const [file, ...args] = argv as [string, ...string[]];
   const start = performance.now();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { cwd, env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const child = spawn(file, args, {
+      cwd,
+      env: { ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const forward = (): void => {
+      const reason = signal?.reason;
+      const name = typeof reason === "string" && reason.startsWith("SIG") ? reason : "SIGTERM";
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, name as NodeJS.Signals);
+      } catch {
+        // The group is already gone.
+      }
+    };
+    signal?.addEventListener("abort", forward, { once: true });
     child.stdout.setEncoding("utf8").on("data", (s: string) => stdout?.write(s));
     child.stderr.setEncoding("utf8").on("data", (s: string) => stderr?.write(s));
-    child.on("error", (error) =>
-      reject(new IoError(`cannot start ${file}: ${error.message}`, { cause: error })),
-    );
-    child.on("close", (exitCode, signal) =>
-      resolvePromise({ exitCode, signal, seconds: (performance.now() - start) / 1000 }),
-    );
+    child.on("error", (error) => {
+      signal?.removeEventListener("abort", forward);
+      reject(new IoError(`cannot start ${file}: ${error.message}`, { cause: error }));
+    });
+    child.on("close", (exitCode, exitSignal) => {
+      signal?.removeEventListener("abort", forward);
+      resolvePromise({ exitCode, signal: exitSignal, seconds: (performance.now() - start) / 1000 });
+    });
   });
 }
 
@@ -330,8 +539,18 @@ export async function checkPredictOutput(output: string): Promise<string[]> {
 export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
   const o = resolveRunOptions(options);
   const archive = await isFile(o.path);
-  const root = archive ? await unpackPackage(o.path) : o.path;
+  if (o.input !== undefined && o.output !== undefined) {
+    await assertDistinctPaths(
+      o.output,
+      [{ path: o.input, what: "the input model (-i)" }],
+      "output",
+    );
+  }
+  const root = archive ? await unpackPackage(o.path, { signal: o.signal }) : o.path;
   const temps: string[] = [];
+  const abort = (): void => {
+    if (o.signal?.aborted) throw abortReason(o.signal);
+  };
   try {
     const location = await findPackage(root);
     const config = await loadPackageConfig(location.file);
@@ -362,8 +581,16 @@ export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
       const startupArgv = [...o.shellArgv, `${startupCommand} `];
       startup = {
         argv: startupArgv,
-        ...(await execute(startupArgv, location.dir, o.env, options.stdout, options.stderr)),
+        ...(await execute(
+          startupArgv,
+          location.dir,
+          o.env,
+          options.stdout,
+          options.stderr,
+          o.signal,
+        )),
       };
+      abort();
       if (startup.exitCode !== 0) {
         return {
           entry: "startup",
@@ -380,23 +607,35 @@ export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
     if (o.model && o.input !== undefined) {
       const inPath = getTmpPath(".npz");
       temps.push(inPath);
-      await copyFile(o.input, inPath);
+      await copyFile(o.input, inPath).catch((cause: unknown) => {
+        throw describeIoError(o.input as string, "copy", cause);
+      });
       if (o.entry === "train") {
         temps.push(`${inPath}-metadata`);
-        await writeFile(`${inPath}-metadata`, JSON.stringify(o.clientSettings));
+        await writeFile(`${inPath}-metadata`, JSON.stringify(o.clientSettings)).catch(
+          (cause: unknown) => {
+            throw describeIoError(`${inPath}-metadata`, "write", cause);
+          },
+        );
       }
       if (o.output === undefined) {
         output = getTmpPath(o.entry === "train" ? ".npz" : "");
       } else {
         output = o.output;
-        await writeFile(output, "");
+        await writeFile(output, "").catch((cause: unknown) => {
+          throw describeIoError(o.output as string, "create", cause);
+        });
         // A stale metadata file from an earlier run must not pass for this run's.
         if (o.entry === "train") await unlink(`${output}-metadata`).catch(() => undefined);
       }
       args.push(inPath, output);
     }
-    const argv = [...o.shellArgv, `${command} ${args.join(" ")}`];
-    const run = await execute(argv, location.dir, o.env, options.stdout, options.stderr);
+    abort();
+    // FEDn joins its own mkstemp paths unquoted; ours may come from the user, so each argument
+    // we add is quoted. The command from fedn.yaml keeps the shell's meaning, as in FEDn.
+    const argv = [...o.shellArgv, `${command} ${args.map(shellQuote).join(" ")}`];
+    const run = await execute(argv, location.dir, o.env, options.stdout, options.stderr, o.signal);
+    abort();
     const result: RunResult = {
       entry: o.entry,
       dir: location.dir,

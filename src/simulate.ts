@@ -32,6 +32,9 @@ export interface SimulateOptions {
   env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Receives the entry points' own output. @default discarded */
   log?: Writer | undefined;
+  /** Stops the simulation: the running entry point's process group gets the signal, the
+   * unpacked package is removed, and the promise rejects with the abort reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /** What one round produced. */
@@ -140,9 +143,11 @@ export async function simulateFederation(
   const resolved = await resolveSimulateOptions(options);
   // Like a FEDn client: unpack once, run `startup` once per client, then only call entry points.
   const archive = await isFile(resolved.packagePath);
-  const folder = archive ? await unpackPackage(resolved.packagePath) : resolved.packagePath;
+  const folder = archive
+    ? await unpackPackage(resolved.packagePath, { signal: options.signal })
+    : resolved.packagePath;
   try {
-    const o = { ...resolved, packagePath: folder };
+    const o = { ...resolved, packagePath: folder, signal: options.signal };
     await startClients(o);
     return await runRounds(o, onRound);
   } finally {
@@ -151,7 +156,9 @@ export async function simulateFederation(
 }
 
 /** Each client's `startup`, if the package has one: it checks (or prepares) that client's data. */
-async function startClients(o: Resolved): Promise<void> {
+type Running = Resolved & { signal?: AbortSignal | undefined };
+
+async function startClients(o: Running): Promise<void> {
   const location = await findPackage(o.packagePath);
   const config = await loadPackageConfig(location.file);
   if (config.entryPoints.startup === undefined) return;
@@ -162,13 +169,14 @@ async function startClients(o: Resolved): Promise<void> {
       env: { ...o.env, FEDN_DATA_PATH: data },
       stdout: o.log,
       stderr: o.log,
+      signal: o.signal,
     });
     checkRun(run, index + 1);
   }
 }
 
 async function runRounds(
-  o: Resolved,
+  o: Running,
   onRound: (result: RoundResult) => void,
 ): Promise<RoundResult[]> {
   const results: RoundResult[] = [];
@@ -191,6 +199,7 @@ async function runRounds(
         env: { ...o.env, FEDN_DATA_PATH: data },
         stdout: o.log,
         stderr: o.log,
+        signal: o.signal,
       });
       checkRun(run, client);
       const n = await numExamplesOf(update, client);
@@ -214,6 +223,7 @@ async function runRounds(
         env: { ...o.env, FEDN_DATA_PATH: data },
         stdout: o.log,
         stderr: o.log,
+        signal: o.signal,
       });
       checkRun(run, index + 1);
       metrics.push(await readMetrics(out));

@@ -138,7 +138,7 @@ describe("parsePackageConfig", () => {
     expect(config.pythonEnv).toBeUndefined();
     expect(config.entryPoints).toEqual({
       build: "node dist/entrypoint.js init_seed ../seed.npz",
-      startup: "node dist/startup.js",
+      startup: "node dist/startup.js $ENTRYPOINT_OPTS",
       train: "node dist/entrypoint.js train $ENTRYPOINT_OPTS",
       validate: "node dist/entrypoint.js validate $ENTRYPOINT_OPTS",
       predict: "node dist/entrypoint.js predict $ENTRYPOINT_OPTS",

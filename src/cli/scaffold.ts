@@ -9,6 +9,7 @@
  * (`train --data_path=/d in out`, the shape FEDn builds from a command with flags), and an
  * option declared as `data_path` is also accepted as `--data-path` and `--dataPath`.
  */
+import { constants as osConstants } from "node:os";
 import yargs from "yargs";
 import { FednTfjsError, isFednTfjsError, UsageError } from "../errors.js";
 
@@ -51,6 +52,11 @@ export interface CliContext {
   readonly stderr: { write(text: string): unknown; readonly isTTY?: boolean | undefined };
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /**
+   * Aborted (with the signal's name as the reason, e.g. `"SIGTERM"`) when the process is asked to
+   * stop; commands marked `interruptible` pass it down, clean up and return.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface Command<
@@ -64,6 +70,11 @@ export interface Command<
   readonly options: O;
   /** Extra lines for `--help`, e.g. examples. */
   readonly epilog?: string;
+  /**
+   * The command stops cleanly on `ctx.signal` (it runs child processes and owns temporary
+   * files): the bin then routes SIGTERM/SIGINT to the signal instead of dying at once.
+   */
+  readonly interruptible?: boolean;
   /** Returns the exit status (0 when nothing is returned). Throws `FednTfjsError`s for failures. */
   run(args: ArgsOf<P, O>, ctx: CliContext): Promise<number | undefined>;
 }
@@ -75,6 +86,7 @@ export interface AnyCommand {
   readonly positionals: readonly PositionalSpec[];
   readonly options: Record<string, OptionSpec>;
   readonly epilog?: string;
+  readonly interruptible?: boolean;
   run(args: Record<string, unknown>, ctx: CliContext): Promise<number | undefined>;
 }
 
@@ -265,6 +277,43 @@ function checkBooleanValues(command: AnyCommand, argv: readonly string[]): void 
   }
 }
 
+/** A number as written on a command line: decimal, with an optional exponent, or inf/nan. */
+const NUMBER_TEXT = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?(?:inf|infinity|nan)$/i;
+
+/**
+ * An option that takes a value must get one: `--epochs` last on the line or followed by another
+ * option, and `--seed=`, are usage errors naming it (yargs would fall back to the default, or
+ * read 0). A number option's value must be a number as written (`0x10` and `1_000` are not).
+ */
+function checkOptionValues(command: AnyCommand, argv: readonly string[]): void {
+  const valued = new Map<string, [string, OptionSpec]>();
+  for (const [name, spec] of Object.entries(command.options)) {
+    if (spec.type === "boolean") continue;
+    for (const alias of [name, ...aliasesOf(name, spec)]) valued.set(alias, [name, spec]);
+  }
+  const isOption = (word: string): boolean =>
+    word.startsWith("-") && word.length > 1 && !NUMBER_TEXT.test(word);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") break;
+    const match = /^--?([^=]+)(=(.*))?$/s.exec(arg);
+    if (match === null || (!arg.startsWith("--") && (match[1] ?? "").length !== 1)) continue;
+    const found = valued.get(match[1] ?? "");
+    if (found === undefined) continue;
+    const [name, spec] = found;
+    const value = match[2] === undefined ? argv[i + 1] : match[3];
+    if (value === undefined || value === "" || (match[2] === undefined && isOption(value))) {
+      throw new UsageError(`option --${name} expects a value`, { option: name });
+    }
+    if (spec.type === "number" && !NUMBER_TEXT.test(value.trim())) {
+      throw new UsageError(`option --${name} expects a number, found ${JSON.stringify(value)}`, {
+        option: name,
+      });
+    }
+    if (match[2] === undefined) i++;
+  }
+}
+
 function findCommand(program: Program, argv: readonly string[]) {
   for (const words of [2, 1]) {
     const name = argv.slice(0, words).join(" ");
@@ -312,6 +361,7 @@ export async function runCli(
   let args: Record<string, unknown>;
   try {
     checkBooleanValues(command, rest);
+    checkOptionValues(command, rest);
     const parsed = (await buildParser(program, command, rest).parseAsync()) as Record<
       string,
       unknown
@@ -325,9 +375,19 @@ export async function runCli(
     ctx.stderr.write(`${prefix}: ${describeError(error)}\nusage: ${usageLine(program, command)}\n`);
     return EXIT_USAGE;
   }
+  const stopped = (): number | undefined => {
+    const reason = ctx.signal?.aborted === true ? ctx.signal.reason : undefined;
+    if (typeof reason !== "string") return undefined;
+    ctx.stderr.write(`${prefix}: stopped by ${reason}; the child was stopped and cleaned up\n`);
+    // The shell's convention for a process ended by a signal.
+    return 128 + (osConstants.signals[reason as NodeJS.Signals] ?? 15);
+  };
   try {
-    return (await command.run(args, ctx)) ?? 0;
+    const status = (await command.run(args, ctx)) ?? 0;
+    return stopped() ?? status;
   } catch (error) {
+    const status = stopped();
+    if (status !== undefined) return status;
     // One line, whole: messages that quote a library's text (JSON.parse quotes the bad input)
     // can hold newlines, and cutting at the first one would drop the end of the sentence.
     const line = describeError(error)
@@ -345,6 +405,11 @@ export async function runCli(
     }
     return EXIT_FAILURE;
   }
+}
+
+/** The command `argv` would run, if any (the bins ask whether it is interruptible). */
+export function commandOf(program: Program, argv: readonly string[]): AnyCommand | undefined {
+  return findCommand(program, argv)?.command;
 }
 
 /** The context of a real process. Only bin files call this. */

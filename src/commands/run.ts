@@ -32,6 +32,7 @@ function parseClientSettings(text: string | undefined): Record<string, unknown> 
 
 export default defineCommand({
   name: "run",
+  interruptible: true,
   describe: "Run an entry point of a compute package as a FEDn client does, and check its output",
   positionals: [
     {
@@ -94,6 +95,7 @@ export default defineCommand({
       stdout: ctx.stdout,
       stderr: ctx.stderr,
       startup: args.startup,
+      signal: ctx.signal,
     });
     const [shell, flag, line] = result.argv;
     const seconds = result.seconds.toFixed(2);

@@ -29,6 +29,7 @@ function format(value: number): string {
 
 export default defineCommand({
   name: "simulate",
+  interruptible: true,
   describe: "Simulate a FEDn federation on this machine: train on each client, FedAvg, validate",
   positionals: [],
   options: {
@@ -87,6 +88,7 @@ export default defineCommand({
         clientSettings: parseSettings(args.client_settings),
         env: ctx.env,
         log: args.quiet ? undefined : ctx.stderr,
+        signal: ctx.signal,
       },
       (r) => {
         ctx.stdout.write(

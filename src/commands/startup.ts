@@ -22,6 +22,23 @@ export default defineCommand({
       type: "string",
       describe: "Data file to check; wins over FEDN_DATA_PATH",
     },
+    // fedn.yaml passes the same $ENTRYPOINT_OPTS to startup as to train: train's options are
+    // accepted here (and checked as numbers/flags) but only --data_path matters to startup.
+    batch_size: {
+      type: "number",
+      describe: "Ignored: train's option, accepted from $ENTRYPOINT_OPTS",
+    },
+    epochs: { type: "number", describe: "Ignored: train's option, accepted from $ENTRYPOINT_OPTS" },
+    lr: { type: "number", describe: "Ignored: train's option, accepted from $ENTRYPOINT_OPTS" },
+    seed: { type: "number", describe: "Ignored: train's option, accepted from $ENTRYPOINT_OPTS" },
+    shuffle: {
+      type: "boolean",
+      describe: "Ignored: train's option, accepted from $ENTRYPOINT_OPTS",
+    },
+    backend: {
+      type: "string",
+      describe: "Ignored: the entry points' option, accepted from $ENTRYPOINT_OPTS",
+    },
   },
   async run(args, ctx) {
     const report = await prepareClientData({

@@ -13,11 +13,11 @@
  */
 import { access } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { DataError, IoError } from "../errors.js";
+import { IoError, UsageError } from "../errors.js";
 import { loadNpz } from "../io.js";
+import { loadMnistData } from "../mnist/data.js";
 import { resolveDataPath } from "../mnist/options.js";
-import { formatShape, sizeOf } from "../ndarray.js";
-import { summarizeDataset, toDataset } from "./dataset.js";
+import { toDataset } from "./dataset.js";
 import { saveClientSplits } from "./files.js";
 
 /** Splits of the demo data when `FEDN_NUM_DATA_SPLITS` is unset, as FEDn's examples. */
@@ -55,17 +55,14 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Loads a data file and checks the layout the MNIST model needs: 784 pixels per image. */
+/**
+ * Loads a data file and checks it with the validator `train` and `validate` use (the same
+ * `loadMnistData`), so startup accepts exactly the files the entry points accept.
+ */
 async function describeDataFile(path: string): Promise<string> {
-  const dataset = toDataset(await loadNpz(path), path);
-  const summary = summarizeDataset(dataset);
-  if (sizeOf(summary.imageShape) !== 784) {
-    throw new DataError(
-      `${path}: images have shape ${formatShape(summary.imageShape)}; the MNIST model needs 784 pixels (28, 28)`,
-      { file: path, key: "x_train" },
-    );
-  }
-  return `${summary.train} train and ${summary.test} test images`;
+  const data = loadMnistData(await loadNpz(path), { file: path, splits: ["train", "test"] });
+  const warnings = data.warnings.length === 0 ? "" : ` (${data.warnings.join("; ")})`;
+  return `${data.train?.count ?? 0} train and ${data.test?.count ?? 0} test images${warnings}`;
 }
 
 function demoSplits(env: Readonly<Record<string, string | undefined>>): number {
@@ -73,7 +70,9 @@ function demoSplits(env: Readonly<Record<string, string | undefined>>): number {
   if (raw === undefined || raw === "") return DEFAULT_DEMO_SPLITS;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) {
-    throw new DataError(`FEDN_NUM_DATA_SPLITS must be a positive integer, found "${raw}"`);
+    throw new UsageError(`FEDN_NUM_DATA_SPLITS must be a positive integer, found "${raw}"`, {
+      option: "FEDN_NUM_DATA_SPLITS",
+    });
   }
   return n;
 }

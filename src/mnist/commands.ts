@@ -7,13 +7,14 @@
 import { resolve } from "node:path";
 import { type CliContext, defineCommand, type Program } from "../cli/scaffold.js";
 import {
+  assertDistinctPaths,
   loadMetadata,
   loadModel,
   loadNpz,
   saveJson,
-  saveMetadata,
   saveMetrics,
   saveModel,
+  saveModelWithMetadata,
 } from "../io.js";
 import { createProgressBar } from "../progress.js";
 import { createRandom, randomSeed } from "../random.js";
@@ -26,6 +27,7 @@ import {
   type DenseWeights,
   fromPytorch,
   MNIST_SPEC,
+  pytorchShapes,
   toPytorch,
 } from "./layout.js";
 import type { DenseModel } from "./model.js";
@@ -67,7 +69,22 @@ export function formatTrainLog(
 
 /** Reads and checks a model file; needs no backend, so bad input fails before TF.js starts. */
 async function loadWeights(path: string, spec: DenseStackSpec): Promise<DenseWeights> {
-  return fromPytorch(await loadModel(path), spec, { file: path });
+  // The expected arrays are known: the reader checks count, dtypes and shapes from the headers
+  // before it inflates any data, so a small hostile file cannot make it allocate gigabytes.
+  const expect = pytorchShapes(spec).map((shape) => ({
+    shape,
+    dtypes: ["float32", "float64", "float16"],
+  }));
+  return fromPytorch(await loadModel(path, { expect }), spec, { file: path });
+}
+
+/** Refuses an output that is the model or the data file the command reads. */
+async function checkOutput(outPath: string, inPath: string, dataPath: string): Promise<void> {
+  await assertDistinctPaths(outPath, [
+    { path: inPath, what: "the input model" },
+    { path: `${inPath}-metadata`, what: "the input model's metadata" },
+    { path: dataPath, what: "the data file" },
+  ]);
 }
 
 async function loadData(path: string, splits: readonly SplitName[], ctx: CliContext) {
@@ -187,6 +204,8 @@ export const trainCommand = defineCommand({
       metadataPath,
     });
     const data = { path: options.dataPath, splits: ["train"] } as const;
+    await checkOutput(outPath, inPath, options.dataPath);
+    await checkOutput(`${outPath}-metadata`, inPath, options.dataPath);
     await withModel(inPath, data, options.backend, ctx, async (model, loaded, compute) => {
       const { readDenseWeights, trainModel } = compute;
       const set = loaded.train!;
@@ -229,8 +248,9 @@ export const trainCommand = defineCommand({
       }
       const trained = readDenseWeights(model);
       checkTrainedWeights(trained, outPath);
-      await saveModel(toPytorch(trained), outPath);
-      await saveMetadata(
+      // FEDn reads the two as a pair: both are written, then renamed metadata first.
+      await saveModelWithMetadata(
+        toPytorch(trained),
         {
           num_examples: result.numExamples,
           batch_size: options.batchSize,
@@ -256,6 +276,7 @@ export const validateCommand = defineCommand({
     const inPath = resolve(ctx.cwd, args.in_model_path);
     const outPath = resolve(ctx.cwd, args.out_json_path);
     const data = { path: resolveDataPath(args.data_path, ctx), splits: ["train", "test"] } as const;
+    await checkOutput(outPath, inPath, data.path);
     await withModel(inPath, data, args.backend, ctx, async (model, { train, test }, compute) => {
       const trained = compute.evaluateModel(model, train!);
       const tested = compute.evaluateModel(model, test!);
@@ -285,6 +306,7 @@ export const predictCommand = defineCommand({
     const inPath = resolve(ctx.cwd, args.in_model_path);
     const outPath = resolve(ctx.cwd, args.out_json_path);
     const data = { path: resolveDataPath(args.data_path, ctx), splits: ["test"] } as const;
+    await checkOutput(outPath, inPath, data.path);
     await withModel(inPath, data, args.backend, ctx, async (model, { test }, compute) => {
       await saveJson({ predicted_class: compute.predictClasses(model, test!) }, outPath);
     });

@@ -3,7 +3,9 @@
  * MNIST model is `MNIST_SPEC`; other compute packages can pass their own layer sizes. Weights are
  * `tf.Variable`s in TF.js `(in, out)` layout; converting from and to model files is layout.ts's job.
  */
+
 import * as tf from "@tensorflow/tfjs-core";
+import { ShapeError } from "../errors.js";
 import type { Random } from "../random.js";
 import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "./layout.js";
 
@@ -25,7 +27,7 @@ export function createDenseModel(
   spec: DenseStackSpec = MNIST_SPEC,
 ): DenseModel {
   if (weights.length !== spec.sizes.length - 1) {
-    throw new RangeError(
+    throw new ShapeError(
       `createDenseModel: ${weights.length} layers of weights for ${spec.sizes.length - 1} layers`,
     );
   }

@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { type BackendRequest, resolveBackendRequest } from "../backend.js";
 import { DataError, UsageError } from "../errors.js";
+import { toPythonJson } from "../io.js";
 
 /** The PyTorch package's defaults. */
 export const TRAIN_DEFAULTS = Object.freeze({ batchSize: 32, epochs: 1, lr: 0.01 });
@@ -79,7 +80,7 @@ function fromMetadata(
           : NaN;
     if (!check(value)) {
       const where = context.metadataPath ?? "client settings";
-      throw new DataError(`${where}: "${key}" must be ${expected}; found ${JSON.stringify(raw)}`, {
+      throw new DataError(`${where}: "${key}" must be ${expected}; found ${toPythonJson(raw)}`, {
         file: context.metadataPath,
         key,
       });

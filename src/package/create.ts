@@ -168,9 +168,28 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       },
     );
   }
+  // A symbolic link is archived as the file it points to (`tar -h`): `run` and a FEDn client
+  // unpack only files and folders, and a link out of the folder would not exist on the client.
+  for (const file of files) {
+    const info = await stat(join(path, file)).catch(() => undefined);
+    if (info === undefined || !info.isFile()) {
+      const what = info === undefined ? "a symbolic link to nothing" : "not a regular file";
+      throw new IoError(`${join(path, file)} is ${what}; a package holds files and folders`, {
+        file: join(path, file),
+      });
+    }
+  }
   try {
     await createTar(
-      { file: temp, cwd: path, gzip: true, portable: true, prefix, noDirRecurse: true },
+      {
+        file: temp,
+        cwd: path,
+        gzip: true,
+        portable: true,
+        prefix,
+        noDirRecurse: true,
+        follow: true,
+      },
       files,
     );
     await rename(temp, target);
