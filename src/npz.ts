@@ -442,13 +442,13 @@ function checkExpected(
     const shape = (s: readonly number[]) => `(${s.join(", ")}${s.length === 1 ? "," : ""})`;
     if (!want.dtypes.includes(header.dtype)) {
       throw new ShapeError(
-        `${r.name}: "${key}" has dtype ${header.dtype}; expected ${want.dtypes.join(" or ")}`,
+        `${r.name}: weights "${key}" has dtype ${header.dtype}; the model expects ${want.dtypes.join(" or ")}`,
         { file: r.name, key },
       );
     }
     if (shape(header.shape) !== shape(want.shape)) {
       throw new ShapeError(
-        `${r.name}: "${key}" has shape ${shape(header.shape)}; the model expects ${shape(want.shape)}`,
+        `${r.name}: weights "${key}" has shape ${shape(header.shape)}; the model expects ${shape(want.shape)}`,
         { file: r.name, key },
       );
     }

@@ -89,7 +89,7 @@ describe("writeFileAtomic", () => {
     const error = await rejection(writeFileAtomic(join(sub, "target"), "x"));
     expect(error).toBeInstanceOf(IoError);
     expect(error.message).toBe(
-      `${join(sub, "target")}: cannot write: is a directory, expected a file`,
+      `${join(sub, "target")}: cannot write: it is a directory; expected a regular file`,
     );
     expect(readdirSync(sub)).toEqual(["target"]);
     expect(statSync(join(sub, "target")).isDirectory()).toBe(true);

@@ -114,7 +114,7 @@ describe.skipIf(missing.length > 0)(
       expect(startup.status).toBe(0);
       expect(startup.stdout).toContain("wrote 2 demo split(s) of the packaged MNIST digits");
       expect(startup.stdout).toMatch(
-        /startup: exit 0 in [0-9.]+ s: bash -c "node dist\/startup\.js "/,
+        /startup: exit 0 in [0-9.]+ s: bash -c "node dist\/startup\.js \$ENTRYPOINT_OPTS "/,
       );
 
       const env = { FEDN_DATA_PATH: small };
@@ -216,7 +216,7 @@ describe.skipIf(missing.length > 0)(
       ]);
       expect(predict.status, predict.stderr).toBe(0);
       expect(predict.stdout).toMatch(
-        /\nstartup: exit 0 in [0-9.]+ s: bash -c "node dist\/startup\.js " \(run first, as FEDn's client does after unpacking\)\npredict: exit 0 /,
+        /\nstartup: exit 0 in [0-9.]+ s: bash -c "node dist\/startup\.js \$ENTRYPOINT_OPTS " \(run first, as FEDn's client does after unpacking\)\npredict: exit 0 /,
       );
       expect(
         Number(

@@ -350,8 +350,10 @@ export async function runCli(
   }
   const found = findCommand(program, argv);
   if (found === undefined) {
+    // One line, like every failure; `--help` has the descriptions.
+    const names = program.commands.map((c) => c.name).join(", ");
     ctx.stderr.write(
-      `${program.name}: unknown command "${first}"\n\n${renderProgramHelp(program)}`,
+      `${program.name}: unknown command "${first}"; the commands are ${names}\nusage: ${program.name} <command> [options] (--help for more)\n`,
     );
     return EXIT_USAGE;
   }

@@ -9,6 +9,7 @@ import { type CliContext, defineCommand, type Program } from "../cli/scaffold.js
 import {
   assertDistinctPaths,
   loadMetadata,
+  resolveWriteTarget,
   loadModel,
   loadNpz,
   saveJson,
@@ -78,8 +79,12 @@ async function loadWeights(path: string, spec: DenseStackSpec): Promise<DenseWei
   return fromPytorch(await loadModel(path, { expect }), spec, { file: path });
 }
 
-/** Refuses an output that is the model or the data file the command reads. */
+/**
+ * Refuses, before any work, an output that cannot be written (a folder, a device, a missing
+ * parent) or that is the model or the data file the command reads.
+ */
 async function checkOutput(outPath: string, inPath: string, dataPath: string): Promise<void> {
+  await resolveWriteTarget(outPath);
   await assertDistinctPaths(outPath, [
     { path: inPath, what: "the input model" },
     { path: `${inPath}-metadata`, what: "the input model's metadata" },
@@ -152,6 +157,7 @@ export const initSeedCommand = defineCommand({
   async run(args, ctx) {
     const seed = resolveSeed(args.seed) ?? randomSeed();
     const weights = initDenseWeights(MNIST_SPEC, createRandom(seed));
+    await resolveWriteTarget(resolve(ctx.cwd, args.out_path));
     await saveModel(toPytorch(weights), resolve(ctx.cwd, args.out_path));
     return 0;
   },
