@@ -170,6 +170,9 @@ export function shellQuote(text: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
+/** How long an aborted command's process group gets to exit before it is killed. */
+const ABORT_GRACE_MS = 5000;
+
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new Error("aborted");
 }
@@ -366,15 +369,26 @@ function execute(
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
-    const forward = (): void => {
-      const reason = signal?.reason;
-      const name = typeof reason === "string" && reason.startsWith("SIG") ? reason : "SIGTERM";
+    const killGroup = (name: NodeJS.Signals): void => {
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, name as NodeJS.Signals);
+        if (child.pid !== undefined) process.kill(-child.pid, name);
       } catch {
         // The group is already gone.
       }
     };
+    let grace: NodeJS.Timeout | undefined;
+    const forward = (): void => {
+      const reason = signal?.reason;
+      const name = typeof reason === "string" && reason.startsWith("SIG") ? reason : "SIGTERM";
+      killGroup(name as NodeJS.Signals);
+      // A process that ignores the signal (sh's background jobs ignore SIGINT) may not outlive
+      // the run: after a grace period the group is killed.
+      grace = setTimeout(() => killGroup("SIGKILL"), ABORT_GRACE_MS);
+    };
+    child.on("exit", () => {
+      // The command is gone: on abort, whatever it left in its group goes too.
+      if (signal?.aborted) killGroup("SIGKILL");
+    });
     signal?.addEventListener("abort", forward, { once: true });
     child.stdout.setEncoding("utf8").on("data", (s: string) => stdout?.write(s));
     child.stderr.setEncoding("utf8").on("data", (s: string) => stderr?.write(s));
@@ -384,6 +398,7 @@ function execute(
     });
     child.on("close", (exitCode, exitSignal) => {
       signal?.removeEventListener("abort", forward);
+      clearTimeout(grace);
       resolvePromise({ exitCode, signal: exitSignal, seconds: (performance.now() - start) / 1000 });
     });
   });

@@ -9,9 +9,9 @@ import { type CliContext, defineCommand, type Program } from "../cli/scaffold.js
 import {
   assertDistinctPaths,
   loadMetadata,
-  resolveWriteTarget,
   loadModel,
   loadNpz,
+  resolveWriteTarget,
   saveJson,
   saveMetrics,
   saveModel,
