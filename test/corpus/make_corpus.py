@@ -54,10 +54,12 @@ def save_data(name, arrays):
     return name
 
 
-def case(name, program, args, status, mention, env=None):
+def case(name, program, args, status, mention, env=None, long=False):
+    """long=True: a variation run only in the long version (FEDN_TFJS_LONG=1)."""
     cases.append(
         {"name": name, "program": program, "args": args, "status": status,
-         "mention": mention if isinstance(mention, list) else [mention], "env": env or {}}
+         "mention": mention if isinstance(mention, list) else [mention], "env": env or {},
+         "long": long}
     )
 
 
@@ -67,10 +69,10 @@ with open(path(GOOD + "-metadata"), "w") as f:
     f.write("{}")
 
 
-def validate(model, status, mention, extra=()):
+def validate(model, status, mention, extra=(), long=False):
     case(f"model/{model}", "entry",
          ["validate", "{D}/" + model, "{C}/out", "--data_path", "{D}/" + DATA, *extra],
-         status, mention)
+         status, mention, long=long)
 
 
 # ---- model files (validate reads them; train would read them the same way) -----------------
@@ -83,13 +85,13 @@ good_bytes = open(path(GOOD), "rb").read()
 for cut in [10, 100, 1000, len(good_bytes) // 2, len(good_bytes) - 30, len(good_bytes) - 1]:
     with open(path(f"cut{cut}.npz"), "wb") as f:
         f.write(good_bytes[:cut])
-    validate(f"cut{cut}.npz", 1, f"cut{cut}.npz")
+    validate(f"cut{cut}.npz", 1, f"cut{cut}.npz", long=cut in (10, 1000))
 for flip in [1500, 200, 5000, len(good_bytes) // 3, len(good_bytes) - 100]:
     b = bytearray(good_bytes)
     b[flip] ^= 0xFF
     with open(path(f"flip{flip}.npz"), "wb") as f:
         f.write(bytes(b))
-    validate(f"flip{flip}.npz", 1, f"flip{flip}.npz")
+    validate(f"flip{flip}.npz", 1, f"flip{flip}.npz", long=flip in (200, 5000))
 validate(save_model("five.npz", model_arrays()[:5]), 1, "5 arrays")
 validate(save_model("seven.npz", model_arrays() + [np.zeros(3, np.float32)]), 1, "7 arrays")
 validate(save_model("none.npz", []), 1, "none.npz")
@@ -99,15 +101,16 @@ for i, s in enumerate(SHAPES):
     validate(save_model(f"shape{i}.npz", arrays), 1, f'"{i}"')
     arrays = model_arrays()
     arrays[i] = arrays[i].reshape(-1)[: int(np.prod(s))].reshape((1,) + s)
-    validate(save_model(f"rank{i}.npz", arrays), 1, f'"{i}"')
+    validate(save_model(f"rank{i}.npz", arrays), 1, f'"{i}"', long=i >= 3)
     for dtype in ["int32", "complex64"] if i % 2 else ["uint8", "bool", "int64"]:
         arrays = model_arrays()
         arrays[i] = arrays[i].astype(dtype)
-        validate(save_model(f"{dtype}{i}.npz", arrays), 1, [f'"{i}"', f"{i}.npy"])
+        validate(save_model(f"{dtype}{i}.npz", arrays), 1, [f'"{i}"', f"{i}.npy"],
+                 long=dtype not in ("int32", "uint8"))
     for bad in ["nan", "inf"]:
         arrays = model_arrays()
         arrays[i].reshape(-1)[len(arrays[i].reshape(-1)) // 2] = float(bad)
-        validate(save_model(f"{bad}{i}.npz", arrays), 1, f'"{i}"')
+        validate(save_model(f"{bad}{i}.npz", arrays), 1, f'"{i}"', long=(bad == "inf") == (i % 2 == 0))
 validate(save_model("keys.npz", model_arrays(), keys=["a", "b", "c", "d", "e", "f"]), 1, "keys.npz")
 validate(save_model("keys1.npz", model_arrays(), keys=["1", "2", "3", "4", "5", "6"]), 1, '"6"')
 validate(save_model("stored.npz", model_arrays()[:4], compressed=False), 1, "4 arrays")
