@@ -267,8 +267,9 @@ describe("prepareClientData (the package's startup)", () => {
     );
     const small = join(cwd, "small.npz");
     await saveNpz(small, Object.entries(tiny(4, 2)));
+    // The validator train uses (loadMnistData), so startup and train agree on every file.
     await expect(prepareClientData({ env: { FEDN_DATA_PATH: small }, cwd })).rejects.toThrow(
-      "images have shape (2, 2); the MNIST model needs 784 pixels (28, 28)",
+      /small\.npz: x_train has shape \(\d+, 2, 2\); expected/,
     );
     await expect(
       prepareClientData({ env: { FEDN_NUM_DATA_SPLITS: "two" }, cwd, demoPath: small }),
