@@ -44,7 +44,7 @@ Options:
   --python PATH    interpreter with torch for the reference (default: ${DEBIAN_PYTHON})
   --torch-threads N  OMP_NUM_THREADS for the reference (default: torch's own default, which
                    is what a FEDn client gets)
-  --entrypoint P   our entry point to run (default: dist/entrypoint.js; e.g. the packaged
+  --entrypoint P   our entry point to run (default: dist/bin/entrypoint.js; e.g. the packaged
                    bundle under client/dist/)
   --out PATH       raw results (default: bench-results/bench.json; the printed report goes
                    beside it as bench.txt)
@@ -89,7 +89,7 @@ function resolveOptions(argv) {
     data: values.data === undefined ? undefined : path.resolve(values.data),
     python: values.python,
     // Paths given on the command line are relative to the working directory, defaults to the repo.
-    entrypoint: path.resolve(values.entrypoint ?? path.join(ROOT, "dist/entrypoint.js")),
+    entrypoint: path.resolve(values.entrypoint ?? path.join(ROOT, "dist/bin/entrypoint.js")),
     torchThreads:
       values["torch-threads"] === undefined
         ? undefined
@@ -262,7 +262,7 @@ async function ensureData(requested) {
   }
   const fashion = path.join(ROOT, "data/fashion-mnist.npz");
   if (existsSync(fashion)) return { path: fashion, source: "Fashion-MNIST (existing file)" };
-  const cli = path.join(ROOT, "dist/cli.js");
+  const cli = path.join(ROOT, "dist/bin/cli.js");
   if (existsSync(path.join(FASHION_DIR, "train-images-idx3-ubyte.gz"))) {
     say(`building ${path.relative(ROOT, fashion)} from ${FASHION_DIR} …`);
     const r = await run(process.execPath, [cli, "data", "--from", FASHION_DIR, "--out", fashion]);
@@ -461,10 +461,10 @@ async function startup(env, impls, results) {
         what: "node client/dist/entrypoint.js --help",
         argv: [process.execPath, path.join(ROOT, "client/dist/entrypoint.js"), "--help"],
       },
-    existsSync(path.join(ROOT, "dist/cli.js")) && {
+    existsSync(path.join(ROOT, "dist/bin/cli.js")) && {
       impl: "fedn-tfjs",
       what: "node dist/cli.js --help",
-      argv: [process.execPath, path.join(ROOT, "dist/cli.js"), "--help"],
+      argv: [process.execPath, path.join(ROOT, "dist/bin/cli.js"), "--help"],
     },
     impls.torch.available && {
       impl: "PyTorch",

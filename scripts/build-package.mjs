@@ -16,8 +16,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEMO_DATA_NAME } from "../dist/data/client-data.js";
 import { loadMnistPackage, saveDataset } from "../dist/data/files.js";
-import { bundleClient } from "../dist/package/bundle.js";
-import { createPackage } from "../dist/package/create.js";
+import { createPackage } from "../dist/tools/archive.js";
+import { bundleClient } from "../dist/tools/bundle.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({

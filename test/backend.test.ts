@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
-import { resolveBackendRequest, selectBackend } from "../src/backend.js";
 import { UsageError } from "../src/errors.js";
+import { resolveBackendRequest, selectBackend } from "../src/node/backend.js";
 
 describe("resolveBackendRequest", () => {
   it("takes --backend over FEDN_TFJS_BACKEND over auto", () => {

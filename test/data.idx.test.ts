@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { NdArray } from "../src/codec/ndarray.js";
 import { encodeIdx, isGzip, parseIdx } from "../src/data/idx.js";
 import { FormatError } from "../src/errors.js";
-import type { NdArray } from "../src/ndarray.js";
 
 /** An IDX file from raw header fields, for malformed cases. */
 function idx(magic: number[], dims: number[], data: number[]): Uint8Array {

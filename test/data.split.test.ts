@@ -4,15 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { type CliContext, type Program, runCli } from "../src/cli/scaffold.js";
-import data from "../src/commands/data.js";
+import type { NdArray } from "../src/codec/ndarray.js";
 import { prepareClientData } from "../src/data/client-data.js";
 import { type Dataset, sliceRows, toDataset } from "../src/data/dataset.js";
 import { encodeIdx } from "../src/data/idx.js";
 import { rowsPerClient, splitDataset } from "../src/data/split.js";
 import { DataError, IoError, UsageError } from "../src/errors.js";
-import { loadNpz, saveNpz } from "../src/io.js";
-import type { NdArray } from "../src/ndarray.js";
+import { type CliContext, type Program, runCli } from "../src/kit/cli.js";
+import { loadNpz, saveNpz } from "../src/node/io.js";
+import data from "../src/tools/data.js";
 
 function recorder(cwd: string, env: Record<string, string> = {}) {
   let out = "";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import type { NdArray } from "../src/codec/ndarray.js";
+import { loadMnistData } from "../src/data/mnist-npz.js";
 import { DataError } from "../src/errors.js";
-import { loadMnistData } from "../src/mnist/data.js";
-import type { NdArray } from "../src/ndarray.js";
 
 function u8(shape: number[], fill = (i: number) => i % 256): NdArray<"uint8"> {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -17,17 +17,17 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { selectBackend } from "../src/backend.js";
 import { loadIdxDataset, loadMnistPackage, saveDataset } from "../src/data/files.js";
-import { loadModel, loadNpz, saveNpz } from "../src/io.js";
-import { loadMnistData } from "../src/mnist/data.js";
-import { fromPytorch, MNIST_SPEC } from "../src/mnist/layout.js";
-import { createDenseModel } from "../src/mnist/model.js";
-import { predictLogProbs } from "../src/mnist/train.js";
+import { loadMnistData } from "../src/data/mnist-npz.js";
+import { createDenseModel } from "../src/models/dense-model.js";
+import { predictLogProbs } from "../src/models/dense-train.js";
+import { fromPytorch, MNIST_SPEC } from "../src/models/layout.js";
+import { selectBackend } from "../src/node/backend.js";
+import { loadModel, loadNpz, saveNpz } from "../src/node/io.js";
 import { numpyMissing, python } from "./fixtures/python.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const ENTRY = join(ROOT, "dist", "entrypoint.js");
+const ENTRY = join(ROOT, "dist", "bin", "entrypoint.js");
 const FASHION = "/usr/share/datasets/fashion-mnist";
 const noNumpy = numpyMissing();
 

@@ -2,18 +2,18 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { CliContext, Program } from "../src/cli/scaffold.js";
-import { runCli } from "../src/cli/scaffold.js";
-import inspectCommand from "../src/commands/inspect.js";
+import type { NdArray } from "../src/codec/ndarray.js";
+import { encodeNpy } from "../src/codec/npy.js";
+import type { CliContext, Program } from "../src/kit/cli.js";
+import { runCli } from "../src/kit/cli.js";
+import inspectCommand from "../src/tools/inspect.js";
 import {
   arrayStats,
   float16ToNumber,
   inspectArrays,
   renderStatsJson,
   renderStatsTable,
-} from "../src/inspect.js";
-import type { NdArray } from "../src/ndarray.js";
-import { encodeNpy } from "../src/npy.js";
+} from "../src/tools/stats.js";
 import { FIXTURES } from "./fixtures/golden.js";
 
 const program: Program = {

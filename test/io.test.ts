@@ -11,7 +11,10 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { NdArray } from "../src/codec/ndarray.js";
+import { encodeNpz } from "../src/codec/npz.js";
 import { FormatError, IoError } from "../src/errors.js";
+import { encodeModel } from "../src/fedn/numpyhelper.js";
 import {
   getTmpPath,
   loadMetadata,
@@ -26,10 +29,7 @@ import {
   saveNpz,
   toPythonJson,
   writeFileAtomic,
-} from "../src/io.js";
-import type { NdArray } from "../src/ndarray.js";
-import { encodeNpz } from "../src/npz.js";
-import { encodeModel } from "../src/numpyhelper.js";
+} from "../src/node/io.js";
 import { digest } from "./fixtures/golden.js";
 import { numpyMissing, python } from "./fixtures/python.js";
 

@@ -1,16 +1,16 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { NdArray } from "../src/codec/ndarray.js";
 import { DataError, ShapeError } from "../src/errors.js";
+import { initDenseWeights } from "../src/models/dense-model.js";
 import {
   type DenseStackSpec,
   fromPytorch,
   MNIST_SPEC,
   pytorchShapes,
   toPytorch,
-} from "../src/mnist/layout.js";
-import { initDenseWeights } from "../src/mnist/model.js";
-import type { NdArray } from "../src/ndarray.js";
-import { createRandom } from "../src/random.js";
+} from "../src/models/layout.js";
+import { createRandom } from "../src/models/random.js";
 
 /** PyTorch-layout arrays whose every value encodes its own position: (layer, out, in). */
 function labelledArrays(spec: DenseStackSpec): NdArray<"float32">[] {

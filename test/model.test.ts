@@ -1,15 +1,15 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { selectBackend } from "../src/backend.js";
-import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "../src/mnist/layout.js";
 import {
   createDenseModel,
   dropoutMasks,
   forward,
   initDenseWeights,
   readDenseWeights,
-} from "../src/mnist/model.js";
-import { createRandom, permutation } from "../src/random.js";
+} from "../src/models/dense-model.js";
+import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "../src/models/layout.js";
+import { createRandom, permutation } from "../src/models/random.js";
+import { selectBackend } from "../src/node/backend.js";
 
 beforeAll(async () => {
   await selectBackend({ backend: "wasm" });

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { NdArray } from "../src/codec/ndarray.js";
+import { decodeNpz, encodeNpz } from "../src/codec/npz.js";
 import { FormatError, ShapeError } from "../src/errors.js";
-import type { NdArray } from "../src/ndarray.js";
-import { decodeNpz, encodeNpz } from "../src/npz.js";
 import {
   add,
   decodeModel,
@@ -18,8 +18,8 @@ import {
   sign,
   sqrt,
   subtract,
-} from "../src/numpyhelper.js";
-import { createRandom } from "../src/random.js";
+} from "../src/fedn/numpyhelper.js";
+import { createRandom } from "../src/models/random.js";
 import { describe as describeArray, digest, fixtureBytes, manifest } from "./fixtures/golden.js";
 import { numpyMissing, python } from "./fixtures/python.js";
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { DataError, UsageError } from "../src/errors.js";
-import { resolveDataPath, resolveTrainOptions } from "../src/mnist/options.js";
+import { resolveDataPath, resolveTrainOptions } from "../src/kit/options.js";
 
-const context = { env: {}, cwd: "/pkg" };
+const defaults = { batchSize: 32, epochs: 1, lr: 0.01 };
+const context = { env: {}, cwd: "/pkg", defaults, dataFile: "mnist.npz" };
 
 describe("resolveTrainOptions", () => {
   it("defaults to the PyTorch package's values and FEDn's data layout", () => {
@@ -39,11 +40,15 @@ describe("resolveTrainOptions", () => {
 
   it("resolves the data path: option, then FEDN_DATA_PATH, then the default, relative to cwd", () => {
     const env = { FEDN_DATA_PATH: "/var/data/mnist.npz" };
-    expect(resolveDataPath("d.npz", { env, cwd: "/pkg" })).toBe("/pkg/d.npz");
-    expect(resolveDataPath(undefined, { env, cwd: "/pkg" })).toBe("/var/data/mnist.npz");
-    expect(resolveDataPath(undefined, { env: { FEDN_DATA_PATH: "" }, cwd: "/p" })).toBe(
-      "/p/data/clients/1/mnist.npz",
+    expect(resolveDataPath("d.npz", { env, cwd: "/pkg", dataFile: "mnist.npz" })).toBe(
+      "/pkg/d.npz",
     );
+    expect(resolveDataPath(undefined, { env, cwd: "/pkg", dataFile: "mnist.npz" })).toBe(
+      "/var/data/mnist.npz",
+    );
+    expect(
+      resolveDataPath(undefined, { env: { FEDN_DATA_PATH: "" }, cwd: "/p", dataFile: "mnist.npz" }),
+    ).toBe("/p/data/clients/1/mnist.npz");
   });
 
   it.each([

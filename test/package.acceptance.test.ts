@@ -12,11 +12,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const cli = join(root, "dist", "cli.js");
+const cli = join(root, "dist", "bin", "cli.js");
 const missing = [
-  join(root, "dist", "package", "bundle.js"),
+  join(root, "dist", "tools", "bundle.js"),
   cli,
-  join(root, "src", "entrypoint.ts"),
+  join(root, "src", "bin", "entrypoint.ts"),
 ].filter((p) => !existsSync(p));
 
 /** Every folder from `dir` up to `/` that holds a node_modules. */

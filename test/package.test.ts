@@ -5,12 +5,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type CliContext, type Program, runCli } from "../src/cli/scaffold.js";
-import packageCreate from "../src/commands/package.js";
 import { FormatError, IoError, UsageError } from "../src/errors.js";
-import { findPackage, parsePackageConfig } from "../src/package/config.js";
-import { createPackage, listPackageFiles } from "../src/package/create.js";
-import { fnmatch, isIgnored, parseFednignore } from "../src/package/fednignore.js";
+import { findPackage, parsePackageConfig } from "../src/fedn/config.js";
+import { fnmatch, isIgnored, parseFednignore } from "../src/fedn/fednignore.js";
+import { type CliContext, type Program, runCli } from "../src/kit/cli.js";
+import { createPackage, listPackageFiles } from "../src/tools/archive.js";
+import packageCreate from "../src/tools/package.js";
 
 describe("fnmatch (Python's, as FEDn's .fednignore uses it)", () => {
   const cases: [string, string][] = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatTrainLog } from "../src/mnist/commands.js";
-import { createProgressBar, renderProgress } from "../src/progress.js";
+import { formatTrainLog } from "../src/kit/program.js";
+import { createProgressBar, renderProgress } from "../src/kit/progress.js";
 
 describe("renderProgress", () => {
   it("draws a bar with percentage, loss and rate", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createRandom, permutation } from "../src/random.js";
+import { createRandom, permutation } from "../src/models/random.js";
 
 describe("createRandom", () => {
   it("pins its first outputs: seeds, data/mnist.npz and seeded runs are the same everywhere", () => {

@@ -2,13 +2,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type CliContext, type Program, runCli } from "../src/cli/scaffold.js";
-import run from "../src/commands/run.js";
+import type { NdArray } from "../src/codec/ndarray.js";
 import { DataError, FormatError, IoError, ShapeError, UsageError } from "../src/errors.js";
-import type { NdArray } from "../src/ndarray.js";
-import { encodeModel } from "../src/numpyhelper.js";
-import { createPackage } from "../src/package/create.js";
-import { runEntryPoint } from "../src/run.js";
+import { encodeModel } from "../src/fedn/numpyhelper.js";
+import { type CliContext, type Program, runCli } from "../src/kit/cli.js";
+import { createPackage } from "../src/tools/archive.js";
+import { runEntryPoint } from "../src/tools/entry-point.js";
+import run from "../src/tools/run.js";
 
 const FEDN_YAML = `entry_points:
   train:

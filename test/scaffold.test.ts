@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DataError, UsageError } from "../src/errors.js";
 import {
   type CliContext,
   defineCommand,
@@ -8,8 +9,7 @@ import {
   renderCommandHelp,
   renderProgramHelp,
   runCli,
-} from "../src/cli/scaffold.js";
-import { DataError, UsageError } from "../src/errors.js";
+} from "../src/kit/cli.js";
 
 /** A context that records what a command writes, so commands are tested as plain functions. */
 function recorder(): CliContext & { out: () => string; err: () => string } {

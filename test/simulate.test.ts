@@ -3,16 +3,16 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/scaffold.js";
-import simulateCommand from "../src/commands/simulate.js";
 import { type Dataset, sliceRows } from "../src/data/dataset.js";
 import { loadMnistPackage, saveDataset } from "../src/data/files.js";
 import { isFednTfjsError } from "../src/errors.js";
-import { createPackage } from "../src/package/create.js";
-import { simulateFederation } from "../src/simulate.js";
+import { runCli } from "../src/kit/cli.js";
+import { createPackage } from "../src/tools/archive.js";
+import { simulateFederation } from "../src/tools/federation.js";
+import simulateCommand from "../src/tools/simulate.js";
 
 const repo = resolve(import.meta.dirname, "..");
-const entrypoint = join(repo, "dist", "entrypoint.js");
+const entrypoint = join(repo, "dist", "bin", "entrypoint.js");
 let dir: string;
 let clientData: string[];
 

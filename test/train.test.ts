@@ -1,14 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { selectBackend } from "../src/backend.js";
-import type { ImageSet } from "../src/mnist/data.js";
-import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "../src/mnist/layout.js";
+import type { ImageSet } from "../src/data/mnist-npz.js";
 import {
   createDenseModel,
   dropoutMasks,
   initDenseWeights,
   readDenseWeights,
-} from "../src/mnist/model.js";
+} from "../src/models/dense-model.js";
 import {
   evaluateModel,
   predictClasses,
@@ -18,8 +16,10 @@ import {
   type TrainBatch,
   type TrainProgress,
   trainModel,
-} from "../src/mnist/train.js";
-import { createRandom } from "../src/random.js";
+} from "../src/models/dense-train.js";
+import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "../src/models/layout.js";
+import { createRandom } from "../src/models/random.js";
+import { selectBackend } from "../src/node/backend.js";
 
 beforeAll(async () => {
   await selectBackend({ backend: "wasm" });

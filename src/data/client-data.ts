@@ -14,9 +14,8 @@
 import { access } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { IoError, UsageError } from "../errors.js";
-import { loadNpz } from "../io.js";
-import { loadMnistData } from "../mnist/data.js";
-import { resolveDataPath } from "../mnist/options.js";
+import { dataPathFromEnv, resolveDataPath } from "../kit/options.js";
+import { loadNpz, readBytes } from "../node/io.js";
 import { toDataset } from "./dataset.js";
 import { saveClientSplits } from "./files.js";
 
@@ -35,6 +34,13 @@ export interface ClientDataOptions {
   cwd: string;
   /** The shipped demo data set; none when undefined. */
   demoPath?: string | undefined;
+  /** The package's data file name (`data/clients/<i>/<dataFile>`). @default "mnist.npz" */
+  dataFile?: string;
+  /**
+   * Reads and checks a data file as the entry points will (the package's `DataSpec`) and says
+   * what it holds. @default the MNIST layout's check
+   */
+  describe?: (path: string) => Promise<string>;
 }
 
 /** What `prepareClientData` found or did, as lines for the log. */
@@ -55,14 +61,13 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/**
- * Loads a data file and checks it with the validator `train` and `validate` use (the same
- * `loadMnistData`), so startup accepts exactly the files the entry points accept.
- */
-async function describeDataFile(path: string): Promise<string> {
-  const data = loadMnistData(await loadNpz(path), { file: path, splits: ["train", "test"] });
+/** The MNIST layout's check, when the caller gives none: what train reads, checked as train does. */
+async function describeMnistFile(path: string): Promise<string> {
+  const { mnistNpz } = await import("./mnist-npz.js");
+  const spec = mnistNpz();
+  const data = spec.load(await readBytes(path), { file: path, splits: ["train", "test"] });
   const warnings = data.warnings.length === 0 ? "" : ` (${data.warnings.join("; ")})`;
-  return `${data.train?.count ?? 0} train and ${data.test?.count ?? 0} test images${warnings}`;
+  return `${spec.describe!(data)}${warnings}`;
 }
 
 function demoSplits(env: Readonly<Record<string, string | undefined>>): number {
@@ -80,9 +85,10 @@ function demoSplits(env: Readonly<Record<string, string | undefined>>): number {
 /** Finds, checks or creates this client's data (see the module comment). */
 export async function prepareClientData(options: ClientDataOptions): Promise<ClientDataReport> {
   // The entry points' own rule, so startup checks exactly the file train will read.
-  const path = resolveDataPath(options.dataPath, options);
-  const fromEnv = options.env.FEDN_DATA_PATH === "" ? undefined : options.env.FEDN_DATA_PATH;
-  const explicit = options.dataPath ?? fromEnv;
+  const dataFile = options.dataFile ?? "mnist.npz";
+  const describeDataFile = options.describe ?? describeMnistFile;
+  const path = resolveDataPath(options.dataPath, { ...options, dataFile });
+  const explicit = options.dataPath ?? dataPathFromEnv(options.env);
   const source = options.dataPath !== undefined ? "--data_path" : "FEDN_DATA_PATH";
   if (await exists(path)) {
     const what = await describeDataFile(path);
@@ -98,14 +104,14 @@ export async function prepareClientData(options: ClientDataOptions): Promise<Cli
   }
   if (options.demoPath === undefined || !(await exists(options.demoPath))) {
     throw new IoError(
-      `no data at ${path} and no demo data in the package: set FEDN_DATA_PATH to this client's mnist.npz (see \`fedn-tfjs data --clients N\`)`,
+      `no data at ${path} and no demo data in the package: set FEDN_DATA_PATH to this client's ${dataFile} (see \`fedn-tfjs data --clients N\`)`,
       { file: path },
     );
   }
   const parts = demoSplits(options.env);
   const dataset = toDataset(await loadNpz(options.demoPath), options.demoPath);
-  const paths = await saveClientSplits(dataset, parts, clientsDir);
-  const wrote = `wrote ${paths.length} demo split(s) of the packaged MNIST digits to ${clientsDir}/<1..${paths.length}>/mnist.npz`;
+  const paths = await saveClientSplits(dataset, parts, clientsDir, dataFile);
+  const wrote = `wrote ${paths.length} demo split(s) of the packaged ${dataFile === "mnist.npz" ? "MNIST digits" : "data"} to ${clientsDir}/<1..${paths.length}>/${dataFile}`;
   if (!(await exists(path))) {
     throw new IoError(
       `${source} names ${path}, which is not one of the ${wrote.slice(6)}: pick i from 1 to ${paths.length} or raise FEDN_NUM_DATA_SPLITS`,

@@ -2,8 +2,9 @@
  * The data file layout of FEDn's MNIST examples: one npz with `x_train`, `y_train`, `x_test`,
  * `y_test`; images (N, 28, 28) uint8, labels (N,). This module checks that layout and builds it.
  */
+
+import { formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
 import { DataError } from "../errors.js";
-import { formatShape, type NdArray, sizeOf } from "../ndarray.js";
 
 /** The four arrays of an MNIST-style data file, in the order FEDn's examples write them. */
 export const DATASET_KEYS = ["x_train", "y_train", "x_test", "y_test"] as const;

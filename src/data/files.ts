@@ -6,9 +6,9 @@
 import { access, mkdir, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
+import type { NdArray } from "../codec/ndarray.js";
 import { FormatError, IoError } from "../errors.js";
-import { readBytes, saveNpz } from "../io.js";
-import type { NdArray } from "../ndarray.js";
+import { readBytes, saveNpz } from "../node/io.js";
 import { type Dataset, datasetEntries } from "./dataset.js";
 import { parseIdx } from "./idx.js";
 import { type MnistPackageOptions, mnistPackageDigits } from "./mnist-package.js";
@@ -126,16 +126,17 @@ export async function saveDataset(dataset: Dataset, path: string, level = 6): Pr
 
 /**
  * Splits `dataset` among `parts` clients (FEDn's contiguous slices) and writes
- * `<dir>/<i>/mnist.npz` for i from 1. Returns the paths written, in client order.
+ * `<dir>/<i>/<dataFile>` for i from 1. Returns the paths written, in client order.
  */
 export async function saveClientSplits(
   dataset: Dataset,
   parts: number,
   dir: string,
+  dataFile = "mnist.npz",
 ): Promise<string[]> {
   const paths: string[] = [];
   for (const [i, part] of splitDataset(dataset, parts).entries()) {
-    const path = resolve(dir, String(i + 1), "mnist.npz");
+    const path = resolve(dir, String(i + 1), dataFile);
     await saveDataset(part, path);
     paths.push(path);
   }

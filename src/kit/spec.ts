@@ -10,11 +10,15 @@
  *   in its own signatures (`layersModel<typeof TF>(…)`); the kit hands it the loaded module.
  * - `ModelKind.tfjs`: `"core"` asks the kit to load only `@tensorflow/tfjs-core` (the dense
  *   stack's fast path needs nothing else; the layers API costs ≈ 0.2 s and 30 MB at start).
+ * - `ModelKind.seed` (optional): the seed model without TF.js, so `init_seed` starts fast;
+ *   `ModelKind.check` (optional): checks a wire list before the backend starts;
+ *   `ModelKind.describeWeight` (optional): names an array in the NaN guard's message.
  * - `LoadedData` is spelled out (`train?`, `test?`, `warnings`), and the override contexts below
  *   (`TrainContext`, `EvaluateContext`) are the kit's own.
  */
-import type { OptionSpec } from "../cli/scaffold.js";
-import type { NdArray } from "../ndarray.js";
+
+import type { NdArray } from "../codec/ndarray.js";
+import type { OptionSpec } from "./cli.js";
 
 /** One split of a classification data set, ready for training. */
 export interface Dataset {
@@ -119,6 +123,8 @@ export interface ModelKind<M, TF = unknown> {
   evaluate(tf: TF, model: M, data: Dataset): Evaluation;
   predict(tf: TF, model: M, data: Dataset): { classes: number[]; probabilities?: number[][] };
   dispose(model: M): void;
+  /** Names wire array `index` in messages (`layer 1 weights (key "0")`); `weights "0"` when absent. */
+  describeWeight?(index: number): string;
 }
 
 /** The package's own training defaults (the kit has none of its own). */

@@ -3,12 +3,12 @@
  * NaN/Inf, from an `.npz` (a FEDn model or a data file) or a single `.npy`.
  */
 import { basename, resolve } from "node:path";
-import { defineCommand } from "../cli/scaffold.js";
-import { inspectArrays, renderStatsJson, renderStatsTable } from "../inspect.js";
-import { readBytes } from "../io.js";
-import type { NdArray } from "../ndarray.js";
-import { decodeNpy, NPY_MAGIC } from "../npy.js";
-import { decodeNpz } from "../npz.js";
+import type { NdArray } from "../codec/ndarray.js";
+import { decodeNpy, NPY_MAGIC } from "../codec/npy.js";
+import { decodeNpz } from "../codec/npz.js";
+import { defineCommand } from "../kit/cli.js";
+import { readBytes } from "../node/io.js";
+import { inspectArrays, renderStatsJson, renderStatsTable } from "./stats.js";
 
 function isNpy(bytes: Uint8Array): boolean {
   return NPY_MAGIC.every((b, i) => bytes[i] === b);

@@ -12,7 +12,7 @@
  * Encoding writes version 1.0 headers exactly as numpy 1.24-2.x does, so an array encoded here
  * is byte-identical to `np.save` of the same array.
  */
-import { FormatError, ShapeError } from "./errors.js";
+import { FormatError, ShapeError } from "../errors.js";
 import { type DType, formatShape, type NdArray, type TypedArrayByDType } from "./ndarray.js";
 
 /** `\x93NUMPY`: the magic string every `.npy` file starts with. */

@@ -3,8 +3,8 @@
  * wrong (a NaN after a bad round, a transposed layer, int64 labels where uint8 were expected).
  * Pure: arrays in, plain data and text out.
  */
-import type { NdArray } from "./ndarray.js";
-import { float16ToNumber, formatShape } from "./ndarray.js";
+import type { NdArray } from "../codec/ndarray.js";
+import { float16ToNumber, formatShape } from "../codec/ndarray.js";
 
 // Kept exported from here too: it was public API here first.
 export { float16ToNumber };

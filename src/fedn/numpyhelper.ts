@@ -12,8 +12,8 @@
  * Unlike Python's `zip`, models of different lengths or arrays of different shapes are an error
  * instead of a silent truncation or broadcast.
  */
-import { FormatError, ShapeError } from "./errors.js";
-import { type DType, formatShape, type NdArray, sizeOf } from "./ndarray.js";
+
+import { type DType, formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
 import {
   type DecodeNpzOptions,
   decodeNpz,
@@ -21,7 +21,8 @@ import {
   encodeNpz,
   layoutNpz,
   type NpzLayout,
-} from "./npz.js";
+} from "../codec/npz.js";
+import { FormatError, ShapeError } from "../errors.js";
 
 /** A model: the ordered list of arrays FEDn's numpy helper saves and loads. */
 export type Model = readonly NdArray[];

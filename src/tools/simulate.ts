@@ -3,10 +3,10 @@
  * package's entry points run as a FEDn client runs them and FedAvg between rounds.
  */
 import { join, resolve } from "node:path";
-import { defineCommand } from "../cli/scaffold.js";
 import { UsageError } from "../errors.js";
-import { saveJson } from "../io.js";
-import { meanMetric, simulateFederation } from "../simulate.js";
+import { defineCommand } from "../kit/cli.js";
+import { saveJson } from "../node/io.js";
+import { meanMetric, simulateFederation } from "./federation.js";
 
 function parseSettings(text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;

@@ -1,18 +1,20 @@
 /**
- * Every option of the MNIST commands is resolved and validated here, once: command line first,
- * then the round's `client_settings` (FEDn ≥ 0.19 writes them to `<in_model>-metadata`), then the
- * environment, then the defaults. Nothing downstream re-checks a value.
+ * Every option of a compute package's commands is resolved and validated here, once: command line
+ * first, then the round's `client_settings` (FEDn ≥ 0.19 writes them to `<in_model>-metadata`),
+ * then the environment, then the package's own defaults. The training loops call
+ * `checkLoopOptions`, so a library caller who skips the CLI gets the same checks. Nothing
+ * downstream re-checks a value.
  */
 import { isAbsolute, resolve } from "node:path";
-import { type BackendRequest, resolveBackendRequest } from "../backend.js";
 import { DataError, UsageError } from "../errors.js";
-import { toPythonJson } from "../io.js";
+import { toPythonJson } from "../node/io.js";
+import { type BackendRequest, resolveBackendRequest } from "../node/backend.js";
+import type { TrainDefaults, TrainLoopOptions } from "./spec.js";
 
-/** The PyTorch package's defaults. */
-export const TRAIN_DEFAULTS = Object.freeze({ batchSize: 32, epochs: 1, lr: 0.01 });
-
-/** Where the data is when neither `--data_path` nor `FEDN_DATA_PATH` says: FEDn's example layout. */
-export const DEFAULT_DATA_PATH = "data/clients/1/mnist.npz";
+/** Where a client's data is when neither `--data_path` nor `FEDN_DATA_PATH` says: FEDn's example layout. */
+export function defaultDataPath(dataFile: string): string {
+  return `data/clients/1/${dataFile}`;
+}
 
 /** The command-line values as parsed: `undefined` means "not given". */
 export interface TrainArgs {
@@ -26,6 +28,10 @@ export interface TrainArgs {
 }
 
 export interface ResolveContext {
+  /** The package's defaults for batch size, epochs and learning rate. */
+  readonly defaults: TrainDefaults;
+  /** The package's data file name: the default path is `data/clients/1/<dataFile>`. */
+  readonly dataFile: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   /** The parsed `<in_model>-metadata`, if the file exists. */
@@ -90,23 +96,39 @@ function fromMetadata(
   return undefined;
 }
 
-/** `--data_path`, else `FEDN_DATA_PATH`, else `data/clients/1/mnist.npz`; relative to `cwd`. */
+/** `--data_path`, else `FEDN_DATA_PATH`, else `data/clients/1/<dataFile>`; relative to `cwd`. */
 export function resolveDataPath(
   dataPath: string | undefined,
-  context: Pick<ResolveContext, "env" | "cwd">,
+  context: Pick<ResolveContext, "env" | "cwd" | "dataFile">,
 ): string {
-  const fromEnv = context.env.FEDN_DATA_PATH;
-  const path = dataPath ?? (fromEnv === undefined || fromEnv === "" ? undefined : fromEnv);
-  const chosen = path ?? DEFAULT_DATA_PATH;
+  const chosen = dataPath ?? dataPathFromEnv(context.env) ?? defaultDataPath(context.dataFile);
+  if (TORCH_FILE.test(chosen)) {
+    const source = dataPath !== undefined ? "--data_path" : "FEDN_DATA_PATH";
+    throw new DataError(
+      `${source} names ${chosen}, a PyTorch file (FEDn's PyTorch quickstart writes data/clients/<i>/mnist.pt); fedn-tfjs reads .npz data: write it with \`fedn-tfjs data --clients N\` (data/clients/<i>/${context.dataFile}) and point ${source} there`,
+      { file: chosen, ...(dataPath !== undefined ? { option: "data_path" } : {}) },
+    );
+  }
   return isAbsolute(chosen) ? chosen : resolve(context.cwd, chosen);
+}
+
+/** PyTorch's `.pt`/`.pth` files, which FEDn's PyTorch quickstart writes; the kit reads `.npz`. */
+const TORCH_FILE = /\.(pt|pth)$/i;
+
+/** `FEDN_DATA_PATH`, unless unset or empty: the one place that reads it. */
+export function dataPathFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const fromEnv = env.FEDN_DATA_PATH;
+  return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
 }
 
 /**
  * Resolves and validates `train`'s options. A value given on the command line wins; else a known
- * client_settings key (`learning_rate` or `lr`, `batch_size`, `epochs`); else the default.
+ * client_settings key (`learning_rate` or `lr`, `batch_size`, `epochs`); else the package's default.
  * Throws `UsageError` naming the option, or `DataError` naming the metadata key.
  *
- * @example resolveTrainOptions({ lr: 0.1 }, { env: process.env, cwd: process.cwd() })
+ * @example resolveTrainOptions({ lr: 0.1 }, { defaults, dataFile: "mnist.npz", env, cwd })
  */
 export function resolveTrainOptions(
   args: TrainArgs,
@@ -131,7 +153,7 @@ export function resolveTrainOptions(
     ["batch_size"],
     positiveInteger,
     "a positive integer",
-    TRAIN_DEFAULTS.batchSize,
+    context.defaults.batchSize,
   );
   const [epochs, epochsSource] = pick(
     args.epochs,
@@ -139,7 +161,7 @@ export function resolveTrainOptions(
     ["epochs"],
     positiveInteger,
     "a positive integer",
-    TRAIN_DEFAULTS.epochs,
+    context.defaults.epochs,
   );
   const [lr, lrSource] = pick(
     args.lr,
@@ -147,7 +169,7 @@ export function resolveTrainOptions(
     ["learning_rate", "lr"],
     positiveFinite,
     "a positive number",
-    TRAIN_DEFAULTS.lr,
+    context.defaults.lr,
   );
   const seed =
     args.seed === undefined
@@ -170,4 +192,49 @@ export function resolveSeed(seed: number | undefined): number | undefined {
   return seed === undefined
     ? undefined
     : checkOption("seed", seed, seedRange, "an integer in 0..4294967295");
+}
+
+/**
+ * Checks a training loop's options and fills the loop's defaults: what the dense and layers loops
+ * call first, so `trainModel(model, set, { batchSize: 0 })` is a `UsageError`, not an endless
+ * loop. `defaults` are the caller's (a package's), not the library's.
+ */
+export function checkLoopOptions(
+  options: Partial<TrainLoopOptions>,
+  defaults: TrainDefaults,
+): TrainLoopOptions {
+  const number = (
+    name: string,
+    value: number | undefined,
+    fallback: number,
+    check: Check,
+    expected: string,
+  ) =>
+    value === undefined
+      ? checkOption(name, fallback, check, expected)
+      : checkOption(name, value, check, expected);
+  const batchSize = number(
+    "batch_size",
+    options.batchSize,
+    defaults.batchSize,
+    positiveInteger,
+    "a positive integer",
+  );
+  const epochs = number(
+    "epochs",
+    options.epochs,
+    defaults.epochs,
+    positiveInteger,
+    "a positive integer",
+  );
+  const lr = number("lr", options.lr, defaults.lr, positiveFinite, "a positive number");
+  const seed = resolveSeed(options.seed);
+  return {
+    batchSize,
+    epochs,
+    lr,
+    seed,
+    shuffle: options.shuffle === true,
+    onBatch: options.onBatch,
+  };
 }

@@ -26,7 +26,7 @@ import {
   isFednTfjsError,
   ShapeError,
   UsageError,
-} from "./errors.js";
+} from "../errors.js";
 import {
   assertDistinctPaths,
   describeIoError,
@@ -34,10 +34,10 @@ import {
   isFile,
   parsePythonJson,
   toPythonJson,
-} from "./io.js";
-import { formatShape, type NdArray } from "./ndarray.js";
-import { decodeModel } from "./numpyhelper.js";
-import { findPackage, loadPackageConfig } from "./package/config.js";
+} from "../node/io.js";
+import { formatShape, type NdArray } from "../codec/ndarray.js";
+import { decodeModel } from "../fedn/numpyhelper.js";
+import { findPackage, loadPackageConfig } from "../fedn/config.js";
 
 /** Entry points that get `<in> <out>` and whose output FEDn reads. */
 const MODEL_ENTRIES = ["train", "validate", "predict"] as const;

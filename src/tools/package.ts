@@ -4,8 +4,8 @@
  * point, the wasm files, the seed) is `npm run package`, which ends by calling the same code.
  */
 import { resolve } from "node:path";
-import { defineCommand } from "../cli/scaffold.js";
-import { createPackage } from "../package/create.js";
+import { defineCommand } from "../kit/cli.js";
+import { createPackage } from "./archive.js";
 
 export default defineCommand({
   name: "package create",

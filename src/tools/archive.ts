@@ -8,8 +8,8 @@ import { lstat, readdir, readFile, realpath, rename, rm, stat } from "node:fs/pr
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { create as createTar } from "tar";
 import { IoError, UsageError } from "../errors.js";
-import { configIn, loadPackageConfig } from "./config.js";
-import { IGNORE_FILE_NAMES, isIgnored, parseFednignore } from "./fednignore.js";
+import { configIn, loadPackageConfig } from "../fedn/config.js";
+import { IGNORE_FILE_NAMES, isIgnored, parseFednignore } from "../fedn/fednignore.js";
 
 /** Options of `createPackage`. */
 export interface CreatePackageOptions {

@@ -2,13 +2,13 @@
  * Weight initialisation, in plain JS (no TF.js), so `init_seed` starts without loading a backend.
  */
 
-import { createRandom, type Random, randomSeed } from "../random.js";
 import {
   type DenseLayerWeights,
   type DenseStackSpec,
   type DenseWeights,
   MNIST_SPEC,
 } from "./layout.js";
+import { createRandom, type Random, randomSeed } from "./random.js";
 
 /**
  * PyTorch's default `Linear(in, out)` initialisation, drawn from `rng`: weights and biases both

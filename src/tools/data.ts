@@ -4,11 +4,11 @@
  * IDX files of any MNIST-format set.
  */
 import { dirname, join, resolve } from "node:path";
-import { defineCommand } from "../cli/scaffold.js";
 import { summarizeDataset } from "../data/dataset.js";
 import { loadIdxDataset, loadMnistPackage, saveClientSplits, saveDataset } from "../data/files.js";
 import { MNIST_PACKAGE_SEED } from "../data/mnist-package.js";
 import { UsageError } from "../errors.js";
+import { defineCommand } from "../kit/cli.js";
 
 export default defineCommand({
   name: "data",

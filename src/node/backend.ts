@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { UsageError } from "./errors.js";
+import { UsageError } from "../errors.js";
 
 type Tf = typeof import("@tensorflow/tfjs-core");
 

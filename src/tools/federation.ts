@@ -8,12 +8,19 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { DataError, FednTfjsError, IoError, UsageError } from "./errors.js";
-import { isFile, loadMetadata, loadModel, parsePythonJson, readBytes, saveModel } from "./io.js";
-import type { NdArray } from "./ndarray.js";
-import { incrementAverage } from "./numpyhelper.js";
-import { findPackage, loadPackageConfig } from "./package/config.js";
-import { type RunResult, runEntryPoint, unpackPackage, type Writer } from "./run.js";
+import type { NdArray } from "../codec/ndarray.js";
+import { DataError, FednTfjsError, IoError, UsageError } from "../errors.js";
+import { findPackage, loadPackageConfig } from "../fedn/config.js";
+import { incrementAverage } from "../fedn/numpyhelper.js";
+import {
+  isFile,
+  loadMetadata,
+  loadModel,
+  parsePythonJson,
+  readBytes,
+  saveModel,
+} from "../node/io.js";
+import { type RunResult, runEntryPoint, unpackPackage, type Writer } from "./entry-point.js";
 
 export interface SimulateOptions {
   /** The compute package: a folder holding `fedn.yaml`, or a `.tgz`. */

@@ -23,16 +23,16 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { DataError, FormatError, IoError, isFednTfjsError, UsageError } from "./errors.js";
-import type { NdArray } from "./ndarray.js";
+import { DataError, FormatError, IoError, isFednTfjsError, UsageError } from "../errors.js";
+import type { NdArray } from "../codec/ndarray.js";
 import {
   type DecodeNpzOptions,
   decodeNpz,
   type EncodeNpzOptions,
   layoutNpz,
   type NpzLayout,
-} from "./npz.js";
-import { decodeModel, type EncodeModelOptions, layoutModel } from "./numpyhelper.js";
+} from "../codec/npz.js";
+import { decodeModel, type EncodeModelOptions, layoutModel } from "../fedn/numpyhelper.js";
 
 const REASONS: Record<string, string> = {
   ENOENT: "no such file or directory",
@@ -222,7 +222,7 @@ export async function saveModelWithMetadata(
   path: string,
   options: EncodeModelOptions & WriteOptions = {},
 ): Promise<void> {
-  const metaPath = `${path}-metadata`;
+  const metaPath = metadataPathOf(path);
   checkFlat(metadata, metaPath);
   const text = toPythonJson(metadata, metaPath);
   const modelTarget = await resolveWriteTarget(path);
@@ -554,6 +554,11 @@ function checkFlat(object: Record<string, unknown>, what: string): void {
   }
 }
 
+/** `<model>-metadata`: where FEDn keeps a model file's metadata (the one place that spells it). */
+export function metadataPathOf(modelPath: string): string {
+  return `${modelPath}-metadata`;
+}
+
 /**
  * `save_metadata(metadata, path)`: writes `${modelPath}-metadata`, the flat JSON object FEDn's
  * client reads after `train` (it needs `num_examples`, which FedAvg weights each update by).
@@ -563,7 +568,7 @@ export async function saveMetadata(
   modelPath: string,
   options: WriteOptions = {},
 ): Promise<void> {
-  const path = `${modelPath}-metadata`;
+  const path = metadataPathOf(modelPath);
   checkFlat(metadata, path);
   await writeFileAtomic(path, toPythonJson(metadata, path), options);
 }
@@ -577,7 +582,7 @@ export async function saveMetadata(
 export async function loadMetadata(
   modelPath: string,
 ): Promise<Record<string, unknown> | undefined> {
-  const path = `${modelPath}-metadata`;
+  const path = metadataPathOf(modelPath);
   let text: string;
   try {
     text = await readFile(path, "utf8");

@@ -32,8 +32,8 @@ export interface BundleResult {
 
 /** The programs of the package: output name → source, relative to the root. */
 export const BUNDLED_PROGRAMS = {
-  entrypoint: "src/entrypoint.ts",
-  startup: "src/startup.ts",
+  entrypoint: "src/bin/entrypoint.ts",
+  startup: "src/bin/startup.ts",
 } as const;
 
 /**

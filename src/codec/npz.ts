@@ -24,7 +24,7 @@
  * arrays give equal bytes.
  */
 import { crc32, deflateRawSync, inflateRawSync, constants as zlibConstants } from "node:zlib";
-import { FormatError, ShapeError, UsageError } from "./errors.js";
+import { FormatError, ShapeError, UsageError } from "../errors.js";
 import type { NdArray } from "./ndarray.js";
 import {
   dataBytesOf,

@@ -3,21 +3,21 @@
  * The `fedn-tfjs` bin. The only module of the tool side that touches `process`: it hands the
  * argument list and the streams to `runCli` and turns the result into the exit status.
  */
-import { commandOf, processContext, runCli } from "./cli/scaffold.js";
-import data from "./commands/data.js";
-import inspect from "./commands/inspect.js";
-import packageCreate from "./commands/package.js";
-import run from "./commands/run.js";
-import simulate from "./commands/simulate.js";
-import { mnistCommands } from "./mnist/commands.js";
-import { VERSION } from "./version.js";
+import { commandOf, processContext, runCli } from "../kit/cli.js";
+import mnist from "../mnist/package.js";
+import data from "../tools/data.js";
+import inspect from "../tools/inspect.js";
+import packageCreate from "../tools/package.js";
+import run from "../tools/run.js";
+import simulate from "../tools/simulate.js";
+import { VERSION } from "../version.js";
 
 const program = {
   name: "fedn-tfjs",
   version: VERSION,
   describe: "Tools for FEDn compute packages written in TypeScript on TensorFlow.js.",
   // The drop-in entry point's commands too, so `npx fedn-tfjs train in out` works from any folder.
-  commands: [inspect, data, packageCreate, run, simulate, ...mnistCommands],
+  commands: [inspect, data, packageCreate, run, simulate, ...mnist.commands],
 };
 
 const argv = process.argv.slice(2);

@@ -11,11 +11,14 @@
  */
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs-core";
-import { createRandom, permutation, type Random, randomSeed } from "../random.js";
-import type { ImageSet } from "./data.js";
-import type { DenseModel } from "./model.js";
-import { dropoutMasks, forward } from "./model.js";
-import { TRAIN_DEFAULTS } from "./options.js";
+import type { ImageSet } from "../data/mnist-npz.js";
+import { checkLoopOptions } from "../kit/options.js";
+import type { DenseModel } from "./dense-model.js";
+import { dropoutMasks, forward } from "./dense-model.js";
+import { createRandom, permutation, type Random, randomSeed } from "./random.js";
+
+/** The PyTorch MNIST package's loop settings: `trainModel`'s defaults when called directly. */
+const PYTORCH_LOOP = Object.freeze({ batchSize: 32, epochs: 1, lr: 0.01 });
 
 /**
  * One batch on the JS heap: `x` is `(rows, features)` row-major, holding the pixel values before
@@ -330,7 +333,7 @@ export interface TrainOptions {
   /** Compute the loss on batches `0, logEvery, 2·logEvery, …` (the Python prints those). @default 100 */
   readonly logEvery?: number;
   /** Called after every step; keep it cheap. */
-  readonly onBatch?: (progress: TrainProgress) => void;
+  readonly onBatch?: ((progress: TrainProgress) => void) | undefined;
 }
 
 export interface TrainResult {
@@ -345,18 +348,17 @@ export interface TrainResult {
  * Trains `model` in place with SGD on NLL loss: `ceil(n / batchSize)` batches per epoch in order
  * (the last one partial), as the PyTorch package's loop does. The model's first-layer variables
  * are brought up to date when it returns (the fast step trains a copy in its own layout).
- * Option values are trusted here; the CLI validates them once in `resolveTrainOptions`.
+ * Options are checked here (`checkLoopOptions`): a batch size of 0 or a NaN learning rate is a
+ * `UsageError`, whoever calls.
  */
 export function trainModel(
   model: DenseModel,
   set: ImageSet,
   options: TrainOptions = {},
 ): TrainResult {
-  const batchSize = options.batchSize ?? TRAIN_DEFAULTS.batchSize;
-  const epochs = options.epochs ?? TRAIN_DEFAULTS.epochs;
-  const lr = options.lr ?? TRAIN_DEFAULTS.lr;
+  const { batchSize, epochs, lr, ...checked } = checkLoopOptions(options, PYTORCH_LOOP);
   const logEvery = options.logEvery ?? 100;
-  const seed = options.seed ?? randomSeed();
+  const seed = checked.seed ?? randomSeed();
   const dropoutRng = createRandom(seed);
   const shuffleRng: Random = createRandom(seed ^ 0x5bd1e995);
   const autodiff = options.method === "autodiff";

@@ -5,9 +5,9 @@
  */
 
 import { resolve } from "node:path";
-import { defineCommand } from "../cli/scaffold.js";
 import { UsageError } from "../errors.js";
-import { runEntryPoint } from "../run.js";
+import { defineCommand } from "../kit/cli.js";
+import { runEntryPoint } from "./entry-point.js";
 
 /** Parses `--client-settings`: a JSON object, as FEDn's round config holds. */
 function parseClientSettings(text: string | undefined): Record<string, unknown> | undefined {

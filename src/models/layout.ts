@@ -4,8 +4,9 @@
  * in `state_dict` order: weight, bias, weight, bias, …) so a TF.js client and a PyTorch client can
  * share one global model; inside TF.js the kernels are `(in, out)` so `x · W` needs no transpose.
  */
+
+import { float16ToNumber, formatShape, type NdArray } from "../codec/ndarray.js";
 import { DataError, ShapeError } from "../errors.js";
-import { float16ToNumber, formatShape, type NdArray } from "../ndarray.js";
 
 /**
  * A stack of dense layers: `sizes[0]` inputs, ReLU hidden layers, a log-softmax output of

@@ -9,8 +9,11 @@
  * `value / 255`. Float images already scaled to [0, 1] are therefore scaled again, exactly as in
  * PyTorch; the loader warns about that case instead of guessing.
  */
+
+import { formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
+import { decodeNpz } from "../codec/npz.js";
 import { DataError } from "../errors.js";
-import { formatShape, type NdArray, sizeOf } from "../ndarray.js";
+import type { DataSpec, Dataset, LoadedData as KitData } from "../kit/spec.js";
 
 /** One split: `count` images of `features` values each, row-major, and their class labels. */
 export interface ImageSet {
@@ -184,4 +187,50 @@ function checkLabels(
     labels[i] = v;
   }
   return labels;
+}
+
+/** What `mnistNpz` takes. */
+export interface MnistNpzOptions {
+  /** Values per image. @default 784 */
+  readonly features?: number;
+  /** Number of classes. @default 10 */
+  readonly classes?: number;
+}
+
+/**
+ * The data of FEDn's MNIST examples as a `DataSpec`: an npz with `x_train`, `y_train`, `x_test`,
+ * `y_test`, images divided by 255 whatever their dtype (as the PyTorch package does; see the
+ * module comment), labels integers below `classes`.
+ */
+export function mnistNpz(options: MnistNpzOptions = {}): DataSpec {
+  const features = options.features ?? 784;
+  const classes = options.classes ?? 10;
+  const members = (splits: readonly SplitName[]) =>
+    splits.flatMap((split) => [`x_${split}`, `y_${split}`]);
+  return {
+    members,
+    load(bytes, { file, splits }): KitData {
+      // The kit hands over a buffer it read and owns: decode in place, inflate only these splits.
+      const arrays = decodeNpz(bytes, { name: file, keys: members(splits), consume: true });
+      const loaded = loadMnistData(arrays, { file, features, classes, splits });
+      const result: { train?: Dataset; test?: Dataset } = {};
+      for (const split of splits) {
+        const set = loaded[split];
+        if (set === undefined) continue;
+        const shape = arrays.get(`x_${split}`)?.shape.slice(1) ?? [features];
+        result[split] = {
+          x: set.pixels,
+          // uint8 pixels stay raw (1 byte each) and are scaled one batch at a time.
+          scale: set.pixels instanceof Uint8Array ? 1 / 255 : 1,
+          features,
+          inputShape: shape,
+          y: set.labels,
+          classes,
+          count: set.count,
+        };
+      }
+      return { ...result, warnings: loaded.warnings };
+    },
+    describe: (data) => `${data.train?.count ?? 0} train and ${data.test?.count ?? 0} test images`,
+  };
 }

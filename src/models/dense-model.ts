@@ -6,10 +6,10 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { ShapeError } from "../errors.js";
-import type { Random } from "../random.js";
 import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "./layout.js";
+import type { Random } from "./random.js";
 
-export { initDenseWeights } from "./init.js";
+export { initDenseWeights } from "./dense-init.js";
 
 /** A model on the current backend. Call `dispose()` when done to free its variables. */
 export interface DenseModel {

@@ -1,0 +1,122 @@
+/**
+ * `denseStack`: the model kind of FEDn's PyTorch MNIST example, generalised over layer sizes. Weights
+ * travel in PyTorch's `state_dict` order and `(out, in)` layout (`layout.ts`, the one transposing
+ * module); training is the fast hand-written backprop of `dense-train.ts` (SGD on NLL loss).
+ * TF.js-free parts (seed, checks) are imported eagerly; the TF.js parts load with the kit's `tf`.
+ */
+
+import type { NdArray } from "../codec/ndarray.js";
+import type { Dataset, ModelKind } from "../kit/spec.js";
+import { initDenseWeights } from "./dense-init.js";
+import type { DenseModel } from "./dense-model.js";
+import { type DenseStackSpec, fromPytorch, pytorchShapes, toPytorch } from "./layout.js";
+import { createRandom } from "./random.js";
+
+/** What `denseStack` takes. */
+export interface DenseStackOptions {
+  /** Layer sizes, inputs first, classes last: `[784, 64, 32, 10]`. */
+  readonly units: readonly number[];
+  /**
+   * Drop rate after each hidden layer (training only), one number for all hidden layers or one
+   * per hidden layer. @default 0
+   */
+  readonly dropout?: number | readonly number[];
+}
+
+/** A dense stack on the backend, as `denseStack`'s functions hand it around. */
+export type DenseStackModel = DenseModel;
+
+/** Checks `denseStack`'s options once and builds the layer spec. */
+export function denseStackSpec(options: DenseStackOptions): DenseStackSpec {
+  const { units } = options;
+  if (units.length < 2 || !units.every((u) => Number.isSafeInteger(u) && u > 0)) {
+    throw new RangeError(
+      `denseStack: units must be at least two positive integers (inputs, ..., classes); found [${units.join(", ")}]`,
+    );
+  }
+  const hidden = units.length - 2;
+  const rates =
+    typeof options.dropout === "number" || options.dropout === undefined
+      ? Array.from({ length: hidden }, () => (options.dropout as number | undefined) ?? 0)
+      : [...options.dropout];
+  if (rates.length !== hidden || !rates.every((r) => r >= 0 && r < 1)) {
+    throw new RangeError(
+      `denseStack: dropout must be a rate in [0, 1) or one per hidden layer (${hidden}); found ${JSON.stringify(options.dropout)}`,
+    );
+  }
+  return Object.freeze({ sizes: Object.freeze([...units]), dropout: Object.freeze(rates) });
+}
+
+type Compute = typeof import("./dense-model.js") & typeof import("./dense-train.js");
+let compute: Compute | undefined;
+
+/** The TF.js side of the kind, loaded on first use (the kit has chosen the backend by then). */
+async function loadCompute(): Promise<Compute> {
+  if (compute === undefined) {
+    const [model, train] = await Promise.all([
+      import("./dense-model.js"),
+      import("./dense-train.js"),
+    ]);
+    compute = { ...model, ...train };
+  }
+  return compute;
+}
+
+function loaded(): Compute {
+  if (compute === undefined) throw new Error("denseStack: load() runs before train/evaluate");
+  return compute;
+}
+
+/**
+ * The dense-stack view of a data set: the loop takes pixels that are either raw uint8 divided
+ * by 255 on the backend, or floats already scaled. Other scales are applied once here.
+ */
+function imageSet(data: Dataset) {
+  const exact255 = data.x instanceof Uint8Array && 1 / data.scale === 255;
+  let pixels: Uint8Array | Float32Array = data.x;
+  if (!exact255 && data.scale !== 1) {
+    pixels = Float32Array.from(data.x, (v) => v * data.scale);
+  } else if (data.x instanceof Uint8Array && !exact255) {
+    pixels = Float32Array.from(data.x);
+  }
+  return { count: data.count, features: data.features, pixels, labels: data.y };
+}
+
+/**
+ * A dense classifier (ReLU hidden layers, optional dropout, log-softmax output, SGD on NLL loss) in
+ * PyTorch's layout: FEDn's PyTorch MNIST model is `denseStack({ units: [784, 64, 32, 10], dropout: 0.5 })`.
+ *
+ * @example defineComputePackage({ model: denseStack({ units: [4, 16, 3] }), ... })
+ */
+export function denseStack(options: DenseStackOptions): ModelKind<DenseStackModel> {
+  const spec = denseStackSpec(options);
+  const wireShapes = pytorchShapes(spec).map((shape) => ({ shape, dtype: "float32" }));
+  const seed = (value: number): NdArray[] => toPytorch(initDenseWeights(spec, createRandom(value)));
+  return {
+    wireShapes,
+    tfjs: "core",
+    seed,
+    init: (_tf, value) => seed(value),
+    check(weights, file) {
+      fromPytorch(weights, spec, { file });
+    },
+    async load(_tf, weights, file) {
+      const layers = fromPytorch(weights, spec, { file });
+      return (await loadCompute()).createDenseModel(layers, spec);
+    },
+    save(_tf, model) {
+      return toPytorch(loaded().readDenseWeights(model));
+    },
+    train(_tf, model, data, loop) {
+      const result = loaded().trainModel(model, imageSet(data), loop);
+      return { numExamples: result.numExamples, steps: result.steps, loss: result.lastLoss };
+    },
+    evaluate: (_tf, model, data) => loaded().evaluateModel(model, imageSet(data)),
+    predict: (_tf, model, data) => ({
+      classes: Array.from(loaded().predictClasses(model, imageSet(data))),
+    }),
+    dispose: (model) => model.dispose(),
+    describeWeight: (index) =>
+      `layer ${Math.floor(index / 2) + 1} ${index % 2 === 0 ? "weights" : "bias"} (key "${index}")`,
+  };
+}
