@@ -18,7 +18,8 @@ export default defineComputePackage({
     "FEDn's PyTorch MNIST compute package (784-64-32-10 MLP), in TensorFlow.js: same commands, files and model layout.",
   dataFile: "mnist.npz",
   data: mnistNpz({ features: 784, classes: 10 }),
-  model: denseStack({ units: [784, 64, 32, 10], dropout: 0.5 }),
+  // Dropout 0.5 after the first hidden layer only, as in the PyTorch model.
+  model: denseStack({ units: [784, 64, 32, 10], dropout: [0.5, 0] }),
   // The PyTorch package's: batch 32, one epoch, SGD learning rate 0.01.
   defaults: { batchSize: 32, epochs: 1, lr: 0.01 },
 });
