@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm run package`: builds this repository's MNIST compute package, after `npm run build`:
- * 1. bundles src/entrypoint.ts and src/startup.ts into client/dist/ with the wasm binaries
+ * 1. bundles src/bin/entrypoint.ts and src/bin/startup.ts into client/dist/ with the wasm binaries
+ *    (`fedn-tfjs package build`'s code)
  *    (the unpacked package then needs only `node`);
  * 2. writes the demo data client/dist/demo-mnist.npz (the npm mnist digits, 8,000/2,000, seed 42)
  *    that `startup` splits when a client has no data of its own (skip with --no-demo-data);
@@ -17,7 +18,7 @@ import { parseArgs } from "node:util";
 import { DEMO_DATA_NAME } from "../dist/data/client-data.js";
 import { loadMnistPackage, saveDataset } from "../dist/data/files.js";
 import { createPackage } from "../dist/tools/archive.js";
-import { bundleClient } from "../dist/tools/bundle.js";
+import { buildPackage } from "../dist/tools/bundle.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({
@@ -32,7 +33,13 @@ const out = resolve(values.out);
 const kib = (n) => `${(n / 1024).toFixed(0)} KiB`;
 
 try {
-  const bundle = await bundleClient({ root, minify: !values["no-minify"] });
+  // The same build users get from `fedn-tfjs package build`.
+  const bundle = await buildPackage({
+    entry: join(root, "src", "bin", "entrypoint.ts"),
+    startup: join(root, "src", "bin", "startup.ts"),
+    outDir: join(root, "client", "dist"),
+    minify: !values["no-minify"],
+  });
   for (const [file, size] of Object.entries(bundle.files)) {
     console.log(`client/dist/${file}: ${kib(size)}`);
   }

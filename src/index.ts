@@ -51,6 +51,7 @@ export { type BackendChoice, type SelectBackendOptions, selectBackend } from "./
 export { loadModel, saveModel } from "./node/io.js";
 // Tools: build, archive, run and simulate packages
 export { type CreatedPackage, type CreatePackageOptions, createPackage } from "./tools/archive.js";
+export { type BuildPackageOptions, type BuildResult, buildPackage } from "./tools/bundle.js";
 export { type RunOptions, type RunResult, runEntryPoint } from "./tools/entry-point.js";
 export { type RoundResult, type SimulateOptions, simulateFederation } from "./tools/federation.js";
 export { VERSION } from "./version.js";

@@ -153,11 +153,8 @@ async function loadTf<TF>(
 ) {
   const { selectBackend } = await import("../node/backend.js");
   await selectBackend({ backend, env: ctx.env, log: log(ctx) });
-  const tf =
-    kind.tfjs === "core"
-      ? await import("@tensorflow/tfjs-core")
-      : await import(/* the layers API */ "@tensorflow/tfjs");
-  return tf as unknown as TF;
+  if (kind.tfjs !== undefined) return kind.tfjs();
+  return (await import("@tensorflow/tfjs-core")) as unknown as TF;
 }
 
 /** The bundle's folder: a package may ship `demo-<dataFile>` there for `startup` to split. */

@@ -8,8 +8,10 @@
  *   without `skipLibCheck` (tfjs-layers' `LayersModel`, tfjs-core's `Long`), and a declaration of
  *   ours that imports them would make every strict consumer fail too. A kind names TF.js's type
  *   in its own signatures (`layersModel<typeof TF>(…)`); the kit hands it the loaded module.
- * - `ModelKind.tfjs`: `"core"` asks the kit to load only `@tensorflow/tfjs-core` (the dense
- *   stack's fast path needs nothing else; the layers API costs ≈ 0.2 s and 30 MB at start).
+ * - `ModelKind.tfjs()` (optional): imports the TF.js module the kind works with, called once the
+ *   kit has chosen the backend; `@tensorflow/tfjs-core` when absent. The kind imports it, not
+ *   the kit, so a bundle holds only the TF.js its model needs (the layers API costs ≈ 0.2 s and
+ *   30 MB at start, and the dense stack's fast path does not use it).
  * - `ModelKind.seed` (optional): the seed model without TF.js, so `init_seed` starts fast;
  *   `ModelKind.check` (optional): checks a wire list before the backend starts;
  *   `ModelKind.describeWeight` (optional): names an array in the NaN guard's message.
@@ -102,8 +104,8 @@ export interface Evaluation {
 export interface ModelKind<M, TF = unknown> {
   /** Expected wire arrays (shape, dtype) so a model file is checked from its headers before inflating. */
   readonly wireShapes?: readonly { readonly shape: readonly number[]; readonly dtype: string }[];
-  /** Which TF.js the kit loads for it: `"full"` (`@tensorflow/tfjs`, the default) or `"core"`. */
-  readonly tfjs?: "full" | "core";
+  /** Imports the TF.js this kind uses (`import("@tensorflow/tfjs")`); tfjs-core when absent. */
+  tfjs?(): Promise<TF>;
   /** Builds the seed model as the wire list without TF.js (init_seed then starts fast), optional. */
   seed?(seed: number): NdArray[];
   /** The seed model as the wire list (numpy-helper order/layout). `tf` is the lazily loaded TF.js. */

@@ -94,7 +94,6 @@ export function denseStack(options: DenseStackOptions): ModelKind<DenseStackMode
   const seed = (value: number): NdArray[] => toPytorch(initDenseWeights(spec, createRandom(value)));
   return {
     wireShapes,
-    tfjs: "core",
     seed,
     init: (_tf, value) => seed(value),
     check(weights, file) {

@@ -5,6 +5,7 @@
  * imported inside `selectBackend`, so importing this module (or `--help`) costs nothing.
  */
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
@@ -59,14 +60,42 @@ function moduleDir(): string | undefined {
   }
 }
 
+/** The wasm binary Node loads first; the plain build is the fallback for CPUs without SIMD. */
+const WASM_SIMD_FILE = "tfjs-backend-wasm-simd.wasm";
+
+/**
+ * Where the `.wasm` files are: beside this module (a bundle: `package build` copies them there),
+ * else in the installed `@tensorflow/tfjs-backend-wasm`. Returns the folder, or the places looked
+ * in: left to itself the backend prints three `Aborted(ENOENT …)` lines and then fails.
+ */
+function findWasmDir(): { dir: string } | { looked: string[] } {
+  const looked: string[] = [];
+  const here = moduleDir();
+  if (here !== undefined) {
+    if (existsSync(join(here, WASM_SIMD_FILE))) return { dir: here };
+    looked.push(here);
+  }
+  try {
+    const pkg = createRequire(import.meta.url).resolve(
+      "@tensorflow/tfjs-backend-wasm/package.json",
+    );
+    const dir = join(dirname(pkg), "dist");
+    if (existsSync(join(dir, WASM_SIMD_FILE))) return { dir };
+    looked.push(dir);
+  } catch {
+    looked.push("node_modules/@tensorflow/tfjs-backend-wasm (not installed)");
+  }
+  return { looked };
+}
+
 async function tryWasm(tf: Tf): Promise<BackendChoice | string> {
+  const found = findWasmDir();
+  if (!("dir" in found)) {
+    return `the wasm backend's .wasm files are missing (looked for ${WASM_SIMD_FILE} in ${found.looked.join(" and ")}; \`fedn-tfjs package build\` copies them beside the bundle)`;
+  }
   try {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    const here = moduleDir();
-    // Bundled by esbuild, the backend cannot find its own package folder; point it at ours.
-    if (here !== undefined && existsSync(join(here, "tfjs-backend-wasm-simd.wasm"))) {
-      wasm.setWasmPaths(`${here}/`);
-    }
+    wasm.setWasmPaths(`${found.dir}/`);
     // tf.getBackend() can still say "wasm" after a failed initialisation: trust only this.
     if (!(await tf.setBackend("wasm"))) return "the wasm backend did not initialise";
     const simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) === true;
@@ -140,6 +169,9 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
       return result;
     }
     failures.push(result);
+    // Falling back from wasm costs 5-10x in speed: say why, once, in one line.
+    if (request === "auto" && attempt === tryWasm)
+      options.log?.(`fedn-tfjs: ${result}; falling back`);
   }
   throw new UsageError(
     request === "auto"

@@ -35,7 +35,10 @@ export interface SimulateOptions {
   outDir: string;
   /** Client settings for `train` (FEDn's round config `client_settings`). @default {} */
   clientSettings?: Readonly<Record<string, unknown>> | undefined;
-  /** The environment entry points inherit; `FEDN_DATA_PATH` is set per client on top. */
+  /**
+   * The environment entry points inherit; `FEDN_DATA_PATH` is set per client on top.
+   * @default the caller's (`process.env`), as a FEDn client's entry points inherit its own
+   */
   env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Receives the entry points' own output. @default discarded */
   log?: Writer | undefined;
@@ -99,18 +102,38 @@ async function resolveSimulateOptions(o: SimulateOptions): Promise<Resolved> {
     rounds,
     outDir: resolve(o.outDir),
     clientSettings: o.clientSettings ?? {},
-    env: o.env ?? {},
+    // `{}` would hide `node` wherever it is not on bash's default PATH (nvm, volta): exit 127.
+    env: o.env ?? process.env,
     log: o.log,
   };
 }
 
+/** How much of a failed entry point's stderr an error keeps. */
+const STDERR_TAIL = 600;
+
+/**
+ * Passes an entry point's stderr on to `log` and keeps its tail, so a failure can say why
+ * (`bash: node: command not found`) even when the output itself is discarded.
+ */
+function stderrTail(log: Writer | undefined): Writer & { tail(): string } {
+  let kept = "";
+  return {
+    write(text: string) {
+      kept = (kept + text).slice(-STDERR_TAIL);
+      return log?.write(text);
+    },
+    tail: () => kept.trim().split("\n").slice(-5).join(" | "),
+  };
+}
+
 /** Fails the round the way a FEDn combiner drops an update: the entry point did not succeed. */
-function checkRun(result: RunResult, client: number): void {
+function checkRun(result: RunResult, client: number, stderr: { tail(): string }): void {
   if (result.exitCode !== 0) {
     const how = result.signal === null ? `exit status ${result.exitCode}` : result.signal;
+    const tail = stderr.tail();
     throw new FednTfjsError(
       "DATA",
-      `client ${client}: ${result.entry} failed with ${how} (\`${result.argv.join(" ")}\`)`,
+      `client ${client}: ${result.entry} failed with ${how} (\`${result.argv.join(" ")}\`)${tail === "" ? "" : `: ${tail}`}`,
     );
   }
 }
@@ -170,15 +193,16 @@ async function startClients(o: Running): Promise<void> {
   const config = await loadPackageConfig(location.file);
   if (config.entryPoints.startup === undefined) return;
   for (const [index, data] of o.clientData.entries()) {
+    const stderr = stderrTail(o.log);
     const run = await runEntryPoint({
       entry: "startup",
       path: o.packagePath,
       env: { ...o.env, FEDN_DATA_PATH: data },
       stdout: o.log,
-      stderr: o.log,
-      signal: o.signal,
+      stderr,
+            signal: o.signal,
     });
-    checkRun(run, index + 1);
+    checkRun(run, index + 1, stderr);
   }
 }
 
@@ -197,6 +221,7 @@ async function runRounds(
     for (const [index, data] of o.clientData.entries()) {
       const client = index + 1;
       const update = join(dir, `client-${client}.npz`);
+      const stderr = stderrTail(o.log);
       const run = await runEntryPoint({
         entry: "train",
         path: o.packagePath,
@@ -205,10 +230,10 @@ async function runRounds(
         clientSettings: o.clientSettings,
         env: { ...o.env, FEDN_DATA_PATH: data },
         stdout: o.log,
-        stderr: o.log,
-        signal: o.signal,
+        stderr,
+                signal: o.signal,
       });
-      checkRun(run, client);
+      checkRun(run, client, stderr);
       const n = await numExamplesOf(update, client);
       const weights = await loadModel(update);
       // FEDn's FedAvg: the first update is taken as is, each next one folded into the running
@@ -222,6 +247,7 @@ async function runRounds(
     const metrics: Record<string, number>[] = [];
     for (const [index, data] of o.clientData.entries()) {
       const out = join(dir, `validation-client-${index + 1}.json`);
+      const stderr = stderrTail(o.log);
       const run = await runEntryPoint({
         entry: "validate",
         path: o.packagePath,
@@ -229,10 +255,10 @@ async function runRounds(
         output: out,
         env: { ...o.env, FEDN_DATA_PATH: data },
         stdout: o.log,
-        stderr: o.log,
-        signal: o.signal,
+        stderr,
+                signal: o.signal,
       });
-      checkRun(run, index + 1);
+      checkRun(run, index + 1, stderr);
       metrics.push(await readMetrics(out));
     }
     global = model;
