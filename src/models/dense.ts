@@ -23,8 +23,16 @@ export interface DenseStackOptions {
   readonly dropout?: number | readonly number[];
 }
 
-/** A dense stack on the backend, as `denseStack`'s functions hand it around. */
-export type DenseStackModel = DenseModel;
+/**
+ * A dense stack on the backend, as the kit hands it to a package's own functions. Its TF.js
+ * variables are not part of the public type: TF.js's declarations fail a strict type-check.
+ */
+export interface DenseStackModel {
+  /** Layer sizes and dropout rates. */
+  readonly spec: DenseStackSpec;
+  /** Frees the model's variables. */
+  dispose(): void;
+}
 
 /** Checks `denseStack`'s options once and builds the layer spec. */
 export function denseStackSpec(options: DenseStackOptions): DenseStackSpec {
@@ -89,6 +97,10 @@ function imageSet(data: Dataset) {
  * @example defineComputePackage({ model: denseStack({ units: [4, 16, 3] }), ... })
  */
 export function denseStack(options: DenseStackOptions): ModelKind<DenseStackModel> {
+  return denseKind(options) as unknown as ModelKind<DenseStackModel>;
+}
+
+function denseKind(options: DenseStackOptions): ModelKind<DenseModel> {
   const spec = denseStackSpec(options);
   const wireShapes = pytorchShapes(spec).map((shape) => ({ shape, dtype: "float32" }));
   const seed = (value: number): NdArray[] => toPytorch(initDenseWeights(spec, createRandom(value)));
