@@ -35,7 +35,7 @@ import {
   processContext,
   runCli,
 } from "./cli.js";
-import { resolveDataPath, resolveSeed, resolveTrainOptions } from "./options.js";
+import { checkLoopOptions, resolveDataPath, resolveSeed, resolveTrainOptions } from "./options.js";
 import { createProgressBar } from "./progress.js";
 import type {
   ComputePackageSpec,
@@ -180,7 +180,7 @@ export function defineComputePackage<
   const kind = spec.model;
   const defaults = spec.defaults;
   // Checked once, here: a package with unusable defaults fails when it is defined.
-  resolveTrainOptions({}, { defaults, dataFile: spec.dataFile, env: {}, cwd: "/" });
+  checkLoopOptions(defaults, defaults);
   const extra = (spec.options ?? {}) as O;
   const dataOption = {
     type: "string",
