@@ -5,7 +5,15 @@
  * output. Needs `npm run build` first (npm test does it).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -106,6 +114,37 @@ describe.skipIf(missing.length > 0)(
       // Small enough to upload without thinking about it.
       expect(statSync(join(out, "package.tgz")).size).toBeLessThan(10 * 1024 * 1024);
       expect(JSON.parse(python(NUMPY_MODEL, join(out, "seed.npz")))).toEqual(MNIST_LAYOUT);
+    });
+
+    it("says in one line where it looked for missing .wasm files, then falls back; fails when wasm was asked for (#13.4)", () => {
+      const bare = join(work, "no-wasm");
+      mkdirSync(bare);
+      const dist = join(unpacked, "client", "dist");
+      for (const f of readdirSync(dist).filter((f) => f.endsWith(".js") || f === "package.json")) {
+        copyFileSync(join(dist, f), join(bare, f));
+      }
+      const predict = (backend: string) =>
+        spawnSync(
+          process.execPath,
+          [join(bare, "entrypoint.js"), "predict", join(out, "seed.npz"), join(bare, "p.json")],
+          {
+            cwd: bare,
+            env: { ...baseEnv, FEDN_DATA_PATH: small, FEDN_TFJS_BACKEND: backend },
+            encoding: "utf8",
+          },
+        );
+      const auto = predict("auto");
+      expect(auto.status).toBe(0);
+      expect(auto.stderr.trim().split("\n")).toEqual([
+        `fedn-tfjs: the wasm backend's .wasm files are missing (looked for tfjs-backend-wasm-simd.wasm in ${bare} and node_modules/@tensorflow/tfjs-backend-wasm (not installed); \`fedn-tfjs package build\` copies them beside the bundle); falling back`,
+        "fedn-tfjs: backend cpu (pure JavaScript)",
+      ]);
+      const wasm = predict("wasm");
+      expect(wasm.status).toBe(2);
+      expect(wasm.stderr).toContain(
+        'backend "wasm" was asked for but cannot start: the wasm backend\'s .wasm files are missing',
+      );
+      expect(wasm.stderr).not.toContain("Aborted");
     });
 
     it("runs startup, train, validate and predict as FEDn 0.33 does (bash -c); numpy reads every output", () => {

@@ -1,5 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +19,7 @@ import { fnmatch, isIgnored, parseFednignore } from "../src/fedn/fednignore.js";
 import { type CliContext, type Program, runCli } from "../src/kit/cli.js";
 import { createPackage, listPackageFiles } from "../src/tools/archive.js";
 import packageCreate from "../src/tools/package.js";
+import packageBuild from "../src/tools/package-build.js";
 
 describe("fnmatch (Python's, as FEDn's .fednignore uses it)", () => {
   const cases: [string, string][] = [
@@ -296,5 +305,66 @@ describe("createPackage / fedn-tfjs package create", () => {
     await expect(createPackage({ path: src, output: empty })).rejects.toThrow(
       "fedn.yaml is ignored by the package's ignore file",
     );
+  });
+});
+
+describe("fedn-tfjs package build", () => {
+  const program: Program = {
+    name: "fedn-tfjs",
+    version: "0",
+    describe: "",
+    commands: [packageBuild],
+  };
+  function recorder(cwd: string) {
+    let out = "";
+    let err = "";
+    const ctx: CliContext = {
+      stdout: { write: (t: string) => (out += t) },
+      stderr: { write: (t: string) => (err += t) },
+      env: {},
+      cwd,
+    };
+    return { ctx, out: () => out, err: () => err };
+  }
+
+  it("bundles a package's entry file with the wasm files beside it; the bundle runs with bare node", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "package-build-"));
+    const index = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "index.js");
+    writeFileSync(
+      join(dir, "entry.js"),
+      [
+        `import { defineComputePackage, denseStack, mnistNpz } from ${JSON.stringify(index)};`,
+        "defineComputePackage({ name: 'two', describe: 'A two-layer test package', dataFile: 'd.npz',",
+        "  data: mnistNpz({ features: 4, classes: 2 }), model: denseStack({ units: [4, 2] }),",
+        "  defaults: { batchSize: 2, epochs: 1, lr: 0.1 } }).main();",
+      ].join("\n"),
+    );
+    const r = recorder(dir);
+    expect(await runCli(program, ["package", "build", "entry.js", "-o", "out"], r.ctx)).toBe(0);
+    expect(r.out()).toContain(`${join(dir, "out")}/entrypoint.js: `);
+    const files = readdirSync(join(dir, "out"));
+    for (const f of ["entrypoint.js", "package.json", "tfjs-backend-wasm-simd.wasm"]) {
+      expect(files).toContain(f);
+    }
+    const help = execFileSync(process.execPath, [join(dir, "out", "entrypoint.js"), "--help"], {
+      cwd: tmpdir(),
+      encoding: "utf8",
+    });
+    expect(help).toContain("A two-layer test package");
+    execFileSync(process.execPath, [join(dir, "out", "entrypoint.js"), "init_seed", "s.npz"], {
+      cwd: dir,
+    });
+    expect(readdirSync(dir)).toContain("s.npz");
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("names a missing entry file in one line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "package-build-missing-"));
+    const r = recorder(dir);
+    expect(await runCli(program, ["package", "build", "nope.ts"], r.ctx)).toBe(1);
+    expect(r.err()).toBe(
+      `fedn-tfjs package build: ${join(dir, "nope.ts")}: no such file (the entrypoint program to bundle)\n`,
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 });
