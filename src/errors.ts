@@ -16,7 +16,8 @@ export interface ErrorContext {
   option?: string | undefined;
 }
 
-interface ErrorOptions extends ErrorContext {
+/** What an error takes besides its message: where, and what caused it. */
+export interface ErrorOptions extends ErrorContext {
   cause?: unknown;
 }
 

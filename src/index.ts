@@ -6,8 +6,13 @@
  */
 
 // FEDn's wire format: arrays, npz archives, numpy-helper model files
-export type { DType, NdArray, TypedArray } from "./codec/ndarray.js";
-export { decodeNpz, encodeNpz } from "./codec/npz.js";
+export type { DType, NdArray, TypedArray, TypedArrayByDType } from "./codec/ndarray.js";
+export {
+  type DecodeNpzOptions,
+  decodeNpz,
+  type EncodeNpzOptions,
+  encodeNpz,
+} from "./codec/npz.js";
 // The data loaders
 export { type MnistNpzOptions, mnistNpz } from "./data/mnist-npz.js";
 // Errors
@@ -15,6 +20,7 @@ export {
   DataError,
   type ErrorCode,
   type ErrorContext,
+  type ErrorOptions,
   FednTfjsError,
   FormatError,
   IoError,
@@ -22,9 +28,27 @@ export {
   ShapeError,
   UsageError,
 } from "./errors.js";
-export { decodeModel, encodeModel } from "./fedn/numpyhelper.js";
-export type { CliContext, OptionSpec } from "./kit/cli.js";
-export { checkLoopOptions, type ResolvedTrainOptions, resolveTrainOptions } from "./kit/options.js";
+export {
+  decodeModel,
+  type EncodeModelOptions,
+  encodeModel,
+  type Model,
+} from "./fedn/numpyhelper.js";
+export type {
+  AnyCommand,
+  CliContext,
+  OptionSpec,
+  OptionType,
+  PositionalSpec,
+  Program,
+} from "./kit/cli.js";
+export {
+  checkLoopOptions,
+  type ResolveContext,
+  type ResolvedTrainOptions,
+  resolveTrainOptions,
+  type TrainArgs,
+} from "./kit/options.js";
 // The kit
 export { type ComputePackage, defineComputePackage } from "./kit/program.js";
 export type {
@@ -44,14 +68,21 @@ export type {
   TrainResult,
 } from "./kit/spec.js";
 // The model kinds
-export { type DenseStackOptions, denseStack } from "./models/dense.js";
+export { type DenseStackModel, type DenseStackOptions, denseStack } from "./models/dense.js";
+export type { DenseStackSpec } from "./models/layout.js";
 export { createRandom, type Random } from "./models/random.js";
 // TF.js backend (the kit chooses it; call this first when using TF.js yourself)
 export { type BackendChoice, type SelectBackendOptions, selectBackend } from "./node/backend.js";
-export { loadModel, saveModel } from "./node/io.js";
+export { loadModel, saveModel, type WriteOptions } from "./node/io.js";
 // Tools: build, archive, run and simulate packages
 export { type CreatedPackage, type CreatePackageOptions, createPackage } from "./tools/archive.js";
 export { type BuildPackageOptions, type BuildResult, buildPackage } from "./tools/bundle.js";
-export { type RunOptions, type RunResult, runEntryPoint } from "./tools/entry-point.js";
+export {
+  type RunOptions,
+  type RunResult,
+  runEntryPoint,
+  type StepResult,
+  type Writer,
+} from "./tools/entry-point.js";
 export { type RoundResult, type SimulateOptions, simulateFederation } from "./tools/federation.js";
 export { VERSION } from "./version.js";
