@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DataError, UsageError } from "../src/errors.js";
-import { resolveDataPath, resolveTrainOptions } from "../src/kit/options.js";
+import { resolveDataPath } from "../src/fedn/data-path.js";
+import { resolveTrainOptions } from "../src/kit/options.js";
 
 const defaults = { batchSize: 32, epochs: 1, lr: 0.01 };
 const context = { env: {}, cwd: "/pkg", defaults, dataFile: "mnist.npz" };

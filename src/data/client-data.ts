@@ -14,7 +14,7 @@
 import { access } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { IoError, UsageError } from "../errors.js";
-import { dataPathFromEnv, resolveDataPath } from "../kit/options.js";
+import { dataPathFromEnv, resolveDataPath } from "../fedn/data-path.js";
 import { loadNpz, readBytes } from "../node/io.js";
 import { toDataset } from "./dataset.js";
 import { saveClientSplits } from "./files.js";

@@ -5,16 +5,11 @@
  * `checkLoopOptions`, so a library caller who skips the CLI gets the same checks. Nothing
  * downstream re-checks a value.
  */
-import { isAbsolute, resolve } from "node:path";
 import { DataError, UsageError } from "../errors.js";
+import { resolveDataPath } from "../fedn/data-path.js";
 import { toPythonJson } from "../node/io.js";
 import { type BackendRequest, resolveBackendRequest } from "../node/backend.js";
 import type { TrainDefaults, TrainLoopOptions } from "./spec.js";
-
-/** Where a client's data is when neither `--data_path` nor `FEDN_DATA_PATH` says: FEDn's example layout. */
-export function defaultDataPath(dataFile: string): string {
-  return `data/clients/1/${dataFile}`;
-}
 
 /** The command-line values as parsed: `undefined` means "not given". */
 export interface TrainArgs {
@@ -94,33 +89,6 @@ function fromMetadata(
     return value;
   }
   return undefined;
-}
-
-/** `--data_path`, else `FEDN_DATA_PATH`, else `data/clients/1/<dataFile>`; relative to `cwd`. */
-export function resolveDataPath(
-  dataPath: string | undefined,
-  context: Pick<ResolveContext, "env" | "cwd" | "dataFile">,
-): string {
-  const chosen = dataPath ?? dataPathFromEnv(context.env) ?? defaultDataPath(context.dataFile);
-  if (TORCH_FILE.test(chosen)) {
-    const source = dataPath !== undefined ? "--data_path" : "FEDN_DATA_PATH";
-    throw new DataError(
-      `${source} names ${chosen}, a PyTorch file (FEDn's PyTorch quickstart writes data/clients/<i>/mnist.pt); fedn-tfjs reads .npz data: write it with \`fedn-tfjs data --clients N\` (data/clients/<i>/${context.dataFile}) and point ${source} there`,
-      { file: chosen, ...(dataPath !== undefined ? { option: "data_path" } : {}) },
-    );
-  }
-  return isAbsolute(chosen) ? chosen : resolve(context.cwd, chosen);
-}
-
-/** PyTorch's `.pt`/`.pth` files, which FEDn's PyTorch quickstart writes; the kit reads `.npz`. */
-const TORCH_FILE = /\.(pt|pth)$/i;
-
-/** `FEDN_DATA_PATH`, unless unset or empty: the one place that reads it. */
-export function dataPathFromEnv(
-  env: Readonly<Record<string, string | undefined>>,
-): string | undefined {
-  const fromEnv = env.FEDN_DATA_PATH;
-  return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
 }
 
 /**

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import type { NdArray } from "../codec/ndarray.js";
 import { prepareClientData } from "../data/client-data.js";
 import { DataError } from "../errors.js";
+import { resolveDataPath } from "../fedn/data-path.js";
 import { randomSeed } from "../models/random.js";
 import {
   loadMetadata,
@@ -35,7 +36,7 @@ import {
   processContext,
   runCli,
 } from "./cli.js";
-import { checkLoopOptions, resolveDataPath, resolveSeed, resolveTrainOptions } from "./options.js";
+import { checkLoopOptions, resolveSeed, resolveTrainOptions } from "./options.js";
 import { createProgressBar } from "./progress.js";
 import type {
   ComputePackageSpec,
