@@ -5,11 +5,18 @@
  * `checkLoopOptions`, so a library caller who skips the CLI gets the same checks. Nothing
  * downstream re-checks a value.
  */
-import { DataError, UsageError } from "../errors.js";
+import { DataError } from "../errors.js";
 import { resolveDataPath } from "../fedn/data-path.js";
+import {
+  type Check,
+  checkOption,
+  positiveFinite,
+  positiveInteger,
+  resolveSeed,
+} from "../models/loop-options.js";
 import { toPythonJson } from "../node/io.js";
 import { type BackendRequest, resolveBackendRequest } from "../node/backend.js";
-import type { TrainDefaults, TrainLoopOptions } from "./spec.js";
+import type { TrainDefaults } from "./spec.js";
 
 /** The command-line values as parsed: `undefined` means "not given". */
 export interface TrainArgs {
@@ -47,18 +54,6 @@ export interface ResolvedTrainOptions {
   readonly sources: Readonly<
     Record<"batchSize" | "epochs" | "lr", "option" | "metadata" | "default">
   >;
-}
-
-type Check = (value: number) => boolean;
-const positiveInteger: Check = (v) => Number.isSafeInteger(v) && v > 0;
-const positiveFinite: Check = (v) => Number.isFinite(v) && v > 0;
-const seedRange: Check = (v) => Number.isSafeInteger(v) && v >= 0 && v < 2 ** 32;
-
-function checkOption(name: string, value: number, check: Check, expected: string): number {
-  if (!check(value)) {
-    throw new UsageError(`option --${name} must be ${expected}; found ${value}`, { option: name });
-  }
-  return value;
 }
 
 /** A client_settings value: a number, or a string that is one (settings come from JSON/YAML). */
@@ -139,10 +134,7 @@ export function resolveTrainOptions(
     "a positive number",
     context.defaults.lr,
   );
-  const seed =
-    args.seed === undefined
-      ? undefined
-      : checkOption("seed", args.seed, seedRange, "an integer in 0..4294967295");
+  const seed = resolveSeed(args.seed);
   return {
     dataPath: resolveDataPath(args.data_path, context),
     batchSize,
@@ -155,54 +147,5 @@ export function resolveTrainOptions(
   };
 }
 
-/** `init_seed --seed`: checked like train's. */
-export function resolveSeed(seed: number | undefined): number | undefined {
-  return seed === undefined
-    ? undefined
-    : checkOption("seed", seed, seedRange, "an integer in 0..4294967295");
-}
-
-/**
- * Checks a training loop's options and fills the loop's defaults: what the dense and layers loops
- * call first, so `trainModel(model, set, { batchSize: 0 })` is a `UsageError`, not an endless
- * loop. `defaults` are the caller's (a package's), not the library's.
- */
-export function checkLoopOptions(
-  options: Partial<TrainLoopOptions>,
-  defaults: TrainDefaults,
-): TrainLoopOptions {
-  const number = (
-    name: string,
-    value: number | undefined,
-    fallback: number,
-    check: Check,
-    expected: string,
-  ) =>
-    value === undefined
-      ? checkOption(name, fallback, check, expected)
-      : checkOption(name, value, check, expected);
-  const batchSize = number(
-    "batch_size",
-    options.batchSize,
-    defaults.batchSize,
-    positiveInteger,
-    "a positive integer",
-  );
-  const epochs = number(
-    "epochs",
-    options.epochs,
-    defaults.epochs,
-    positiveInteger,
-    "a positive integer",
-  );
-  const lr = number("lr", options.lr, defaults.lr, positiveFinite, "a positive number");
-  const seed = resolveSeed(options.seed);
-  return {
-    batchSize,
-    epochs,
-    lr,
-    seed,
-    shuffle: options.shuffle === true,
-    onBatch: options.onBatch,
-  };
-}
+// The loops' own checks live with the loops (models/); the kit resolves on top of them.
+export { checkLoopOptions, resolveSeed } from "../models/loop-options.js";

@@ -12,9 +12,9 @@
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ImageSet } from "../data/mnist-npz.js";
-import { checkLoopOptions } from "../kit/options.js";
 import type { DenseModel } from "./dense-model.js";
 import { dropoutMasks, forward } from "./dense-model.js";
+import { checkLoopOptions } from "./loop-options.js";
 import { createRandom, permutation, type Random, randomSeed } from "./random.js";
 
 /** The PyTorch MNIST package's loop settings: `trainModel`'s defaults when called directly. */
