@@ -25,8 +25,8 @@ import { numpyMissing } from "./fixtures/python.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const PROGRAMS = {
-  entry: join(ROOT, "dist", "entrypoint.js"),
-  cli: join(ROOT, "dist", "cli.js"),
+  entry: join(ROOT, "dist", "bin", "entrypoint.js"),
+  cli: join(ROOT, "dist", "bin", "cli.js"),
 } as const;
 const noNumpy = numpyMissing();
 const CONCURRENCY = 6;

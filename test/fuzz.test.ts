@@ -11,13 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { NdArray } from "../src/codec/ndarray.js";
+import { decodeNpy, encodeNpy } from "../src/codec/npy.js";
+import { decodeNpz, encodeNpz } from "../src/codec/npz.js";
+import { loadMnistData } from "../src/data/mnist-npz.js";
 import { isFednTfjsError } from "../src/errors.js";
-import { loadMnistData } from "../src/mnist/data.js";
-import type { NdArray } from "../src/ndarray.js";
-import { decodeNpy, encodeNpy } from "../src/npy.js";
-import { decodeNpz, encodeNpz } from "../src/npz.js";
-import { decodeModel, encodeModel } from "../src/numpyhelper.js";
-import { unpackPackage } from "../src/run.js";
+import { decodeModel, encodeModel } from "../src/fedn/numpyhelper.js";
+import { unpackPackage } from "../src/tools/entry-point.js";
 
 const BASE = Number(process.env.FEDN_TFJS_FUZZ_RUNS ?? (process.env.FEDN_TFJS_LONG ? 10_000 : 200));
 const SEED =

@@ -38,7 +38,7 @@ beforeAll(() => {
   if (made.status !== 0) throw new Error(`make_bombs.py failed: ${made.stderr}`);
   seed = join(dir, "seed.npz");
   data = join(dir, "data.npz");
-  spawnSync(process.execPath, [join(ROOT, "dist", "entrypoint.js"), "init_seed", seed]);
+  spawnSync(process.execPath, [join(ROOT, "dist", "bin", "entrypoint.js"), "init_seed", seed]);
   python(
     `r = np.random.default_rng(0)
 np.savez(sys.argv[1], x_train=r.integers(0, 256, (8, 28, 28), dtype=np.uint8), y_train=r.integers(0, 10, 8),
@@ -62,7 +62,7 @@ function measured(args: string[], tmp: string) {
 }
 
 describe.skipIf(missing)(`bombs are refused early, with flat memory ${missing}`, () => {
-  const entry = () => join(ROOT, "dist", "entrypoint.js");
+  const entry = () => join(ROOT, "dist", "bin", "entrypoint.js");
   const cases: [string, () => string[], string][] = [
     [
       "a model member that inflates to 1.9 GiB",
@@ -91,7 +91,7 @@ describe.skipIf(missing)(`bombs are refused early, with flat memory ${missing}`,
     [
       "a 3 MB package holding a 3 GiB file",
       () => [
-        join(ROOT, "dist", "cli.js"),
+        join(ROOT, "dist", "bin", "cli.js"),
         "run",
         "validate",
         "-p",

@@ -21,17 +21,17 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { prepareClientData } from "../src/data/client-data.js";
 import { IoError, ShapeError, UsageError } from "../src/errors.js";
-import { loadModel, saveModel, writeFileAtomic } from "../src/io.js";
-import { MNIST_SPEC } from "../src/mnist/layout.js";
-import { resolveTrainOptions } from "../src/mnist/options.js";
-import { loadPackageConfig } from "../src/package/config.js";
-import { createPackage } from "../src/package/create.js";
-import { runEntryPoint, shellQuote } from "../src/run.js";
+import { loadPackageConfig } from "../src/fedn/config.js";
+import { resolveTrainOptions } from "../src/kit/options.js";
+import { MNIST_SPEC } from "../src/models/layout.js";
+import { loadModel, saveModel, writeFileAtomic } from "../src/node/io.js";
+import { createPackage } from "../src/tools/archive.js";
+import { runEntryPoint, shellQuote } from "../src/tools/entry-point.js";
 import { numpyMissing, python } from "./fixtures/python.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const ENTRY = join(ROOT, "dist", "entrypoint.js");
-const CLI = join(ROOT, "dist", "cli.js");
+const ENTRY = join(ROOT, "dist", "bin", "entrypoint.js");
+const CLI = join(ROOT, "dist", "bin", "cli.js");
 const noNumpy = numpyMissing();
 
 let dir: string;
@@ -207,7 +207,14 @@ describe("6. options without a value are usage errors naming them", () => {
     const call = () =>
       resolveTrainOptions(
         {},
-        { env: {}, cwd: dir, metadata: { batch_size: Number.NaN }, metadataPath: "m-metadata" },
+        {
+          defaults: { batchSize: 32, epochs: 1, lr: 0.01 },
+          dataFile: "mnist.npz",
+          env: {},
+          cwd: dir,
+          metadata: { batch_size: Number.NaN },
+          metadataPath: "m-metadata",
+        },
       );
     expect(call).toThrow(/found NaN$/);
   });
@@ -331,7 +338,7 @@ np.savez(sys.argv[1], x_train=r.integers(0, 256, (8, 28, 28), dtype=np.uint8),
     const config = await loadPackageConfig(join(ROOT, "client", "fedn.yaml"));
     expect(config.entryPoints.startup).toBe("node dist/startup.js $ENTRYPOINT_OPTS");
     const r = node([
-      join(ROOT, "dist", "startup.js"),
+      join(ROOT, "dist", "bin", "startup.js"),
       "--epochs=2",
       "--lr=0.1",
       "--data_path",
@@ -350,7 +357,7 @@ np.savez(sys.argv[1], x_train=r.integers(0, 256, (8, 28, 28), dtype=np.uint8),
       demoPath: join(folder, "demo.npz"),
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsageError);
-    const { createDenseModel } = await import("../src/mnist/model.js");
+    const { createDenseModel } = await import("../src/models/dense-model.js");
     expect(() => createDenseModel([], MNIST_SPEC)).toThrow(ShapeError);
   });
 });
@@ -368,7 +375,7 @@ describe("5. a model file is checked from its headers before any data is inflate
       ],
       bad,
     );
-    const { decodeModel } = await import("../src/numpyhelper.js");
+    const { decodeModel } = await import("../src/fedn/numpyhelper.js");
     const expect6 = MNIST_SPEC.sizes.slice(1).flatMap((n, l) => [
       { shape: [n, MNIST_SPEC.sizes[l] as number], dtypes: ["float32"] },
       { shape: [n], dtypes: ["float32"] },

@@ -12,11 +12,11 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadModel } from "../src/io.js";
+import { loadModel } from "../src/node/io.js";
 import { numpyMissing, python } from "./fixtures/python.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const ENTRY = join(ROOT, "dist", "entrypoint.js");
+const ENTRY = join(ROOT, "dist", "bin", "entrypoint.js");
 const KILLS = process.env.FEDN_TFJS_LONG ? 500 : 100;
 const CONCURRENCY = 5;
 const noNumpy = numpyMissing();

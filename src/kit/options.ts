@@ -14,8 +14,8 @@ import {
   positiveInteger,
   resolveSeed,
 } from "../models/loop-options.js";
-import { toPythonJson } from "../node/io.js";
 import { type BackendRequest, resolveBackendRequest } from "../node/backend.js";
+import { toPythonJson } from "../node/io.js";
 import type { TrainDefaults } from "./spec.js";
 
 /** The command-line values as parsed: `undefined` means "not given". */

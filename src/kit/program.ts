@@ -18,14 +18,16 @@ import { DataError } from "../errors.js";
 import { resolveDataPath } from "../fedn/data-path.js";
 import { randomSeed } from "../models/random.js";
 import {
+  assertDistinctPaths,
   loadMetadata,
   loadModel,
   metadataPathOf,
   readBytes,
+  resolveWriteTarget,
   saveJson,
-  saveMetadata,
   saveMetrics,
   saveModel,
+  saveModelWithMetadata,
 } from "../node/io.js";
 import {
   type AnyCommand,
@@ -144,7 +146,22 @@ export function checkTrainedWire(
   );
 }
 
+const IGNORED = "Ignored: train's option, accepted from $ENTRYPOINT_OPTS";
+
 const log = (ctx: CliContext) => (line: string) => ctx.stderr.write(`${line}\n`);
+
+/**
+ * Refuses, before any work, an output that cannot be written (a folder, a device, a missing
+ * parent) or that is the model or the data file the command reads.
+ */
+async function checkOutput(outPath: string, inPath: string, dataPath: string): Promise<void> {
+  await resolveWriteTarget(outPath);
+  await assertDistinctPaths(outPath, [
+    { path: inPath, what: "the input model" },
+    { path: metadataPathOf(inPath), what: "the input model's metadata" },
+    { path: dataPath, what: "the data file" },
+  ]);
+}
 
 /** Chooses the backend, then loads the TF.js the kind asks for (the backend registry is set by then). */
 async function loadTf<TF>(
@@ -188,6 +205,14 @@ export function defineComputePackage<
     describe: `The data file (${spec.dataFile})`,
     defaultDescription: `$FEDN_DATA_PATH or data/clients/1/${spec.dataFile}`,
   } as const;
+  // The wire arrays the kind expects, as the npz reader checks them from the headers; float
+  // models of another width are converted by the kinds (aggregators may send float64).
+  const expect = kind.wireShapes?.map(({ shape, dtype }) => ({
+    shape,
+    dtypes: dtype.startsWith("float")
+      ? [...new Set([dtype, "float32", "float64", "float16"])]
+      : [dtype],
+  }));
   const pick = (args: Record<string, unknown>) =>
     Object.fromEntries(Object.keys(extra).map((k) => [k, args[k]])) as OptionValues<O>;
 
@@ -200,7 +225,9 @@ export function defineComputePackage<
     ctx: CliContext,
     work: (tf: TF, model: M, data: LoadedData) => Promise<T>,
   ): Promise<T> {
-    const weights = await loadModel(inPath);
+    // With the expected arrays known, the reader checks count, dtypes and shapes from the headers
+    // before it inflates any data: a small hostile file cannot make it allocate gigabytes.
+    const weights = await loadModel(inPath, expect === undefined ? {} : { expect });
     kind.check?.(weights, inPath);
     const data = await readClientData(dataPath, spec.data, splits, log(ctx));
     const tf = await loadTf(kind, backend, ctx);
@@ -232,7 +259,9 @@ export function defineComputePackage<
         kind.seed !== undefined
           ? kind.seed(seed)
           : await kind.init(await loadTf(kind, args.backend, ctx), seed);
-      await saveModel(weights, resolve(ctx.cwd, args.out_path));
+      const outPath = resolve(ctx.cwd, args.out_path);
+      await resolveWriteTarget(outPath);
+      await saveModel(weights, outPath);
       return 0;
     },
   });
@@ -285,6 +314,8 @@ export function defineComputePackage<
         metadata: await loadMetadata(inPath),
         metadataPath: metadataPathOf(inPath),
       });
+      await checkOutput(outPath, inPath, options.dataPath);
+      await checkOutput(metadataPathOf(outPath), inPath, options.dataPath);
       await withModel(
         inPath,
         options.dataPath,
@@ -341,9 +372,9 @@ export function defineComputePackage<
           }
           const trained = kind.save(tf, model);
           checkTrainedWire(trained, outPath, kind.describeWeight);
-          // The model first, then its metadata: FEDn reads the pair once train exits 0.
-          await saveModel(trained, outPath);
-          await saveMetadata(
+          // FEDn reads the two as a pair: both are written, then renamed metadata first.
+          await saveModelWithMetadata(
+            trained,
             {
               num_examples: result.numExamples,
               batch_size: options.batchSize,
@@ -370,6 +401,7 @@ export function defineComputePackage<
       const inPath = resolve(ctx.cwd, args.in_model_path);
       const outPath = resolve(ctx.cwd, args.out_json_path);
       const dataPath = resolveDataPath(args.data_path, { ...ctx, dataFile: spec.dataFile });
+      await checkOutput(outPath, inPath, dataPath);
       await withModel(
         inPath,
         dataPath,
@@ -416,6 +448,7 @@ export function defineComputePackage<
       const inPath = resolve(ctx.cwd, args.in_model_path);
       const outPath = resolve(ctx.cwd, args.out_json_path);
       const dataPath = resolveDataPath(args.data_path, { ...ctx, dataFile: spec.dataFile });
+      await checkOutput(outPath, inPath, dataPath);
       await withModel(inPath, dataPath, ["test"], args.backend, ctx, async (tf, model, data) => {
         const output =
           spec.predict !== undefined
@@ -433,6 +466,18 @@ export function defineComputePackage<
     positionals: [],
     options: {
       data_path: { type: "string", describe: "Data file to check; wins over FEDN_DATA_PATH" },
+      // fedn.yaml passes the same $ENTRYPOINT_OPTS to startup as to train: train's options are
+      // accepted here (and checked as numbers/flags) but only --data_path matters to startup.
+      batch_size: { type: "number", describe: IGNORED },
+      epochs: { type: "number", describe: IGNORED },
+      lr: { type: "number", describe: IGNORED },
+      seed: { type: "number", describe: IGNORED },
+      shuffle: { type: "boolean", describe: IGNORED },
+      backend: {
+        type: "string",
+        describe: "Ignored: the entry points' option, accepted from $ENTRYPOINT_OPTS",
+      },
+      ...extra,
     },
     async run(args, ctx) {
       const here = hereDir();

@@ -23,7 +23,6 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { DataError, FormatError, IoError, isFednTfjsError, UsageError } from "../errors.js";
 import type { NdArray } from "../codec/ndarray.js";
 import {
   type DecodeNpzOptions,
@@ -32,6 +31,7 @@ import {
   layoutNpz,
   type NpzLayout,
 } from "../codec/npz.js";
+import { DataError, FormatError, IoError, isFednTfjsError, UsageError } from "../errors.js";
 import { decodeModel, type EncodeModelOptions, layoutModel } from "../fedn/numpyhelper.js";
 
 const REASONS: Record<string, string> = {

@@ -19,6 +19,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from "node:
 import { tmpdir } from "node:os";
 import { dirname, join, posix, resolve } from "node:path";
 import { Parser, type ReadEntry } from "tar";
+import { formatShape, type NdArray } from "../codec/ndarray.js";
 import {
   DataError,
   FormatError,
@@ -27,6 +28,8 @@ import {
   ShapeError,
   UsageError,
 } from "../errors.js";
+import { findPackage, loadPackageConfig } from "../fedn/config.js";
+import { decodeModel } from "../fedn/numpyhelper.js";
 import {
   assertDistinctPaths,
   describeIoError,
@@ -35,9 +38,6 @@ import {
   parsePythonJson,
   toPythonJson,
 } from "../node/io.js";
-import { formatShape, type NdArray } from "../codec/ndarray.js";
-import { decodeModel } from "../fedn/numpyhelper.js";
-import { findPackage, loadPackageConfig } from "../fedn/config.js";
 
 /** Entry points that get `<in> <out>` and whose output FEDn reads. */
 const MODEL_ENTRIES = ["train", "validate", "predict"] as const;

@@ -200,7 +200,7 @@ async function startClients(o: Running): Promise<void> {
       env: { ...o.env, FEDN_DATA_PATH: data },
       stdout: o.log,
       stderr,
-            signal: o.signal,
+      signal: o.signal,
     });
     checkRun(run, index + 1, stderr);
   }
@@ -231,7 +231,7 @@ async function runRounds(
         env: { ...o.env, FEDN_DATA_PATH: data },
         stdout: o.log,
         stderr,
-                signal: o.signal,
+        signal: o.signal,
       });
       checkRun(run, client, stderr);
       const n = await numExamplesOf(update, client);
@@ -256,7 +256,7 @@ async function runRounds(
         env: { ...o.env, FEDN_DATA_PATH: data },
         stdout: o.log,
         stderr,
-                signal: o.signal,
+        signal: o.signal,
       });
       checkRun(run, index + 1, stderr);
       metrics.push(await readMetrics(out));

@@ -273,7 +273,7 @@ for name, args, status, mention in OUT_CASES:
     case(f"output/{name}", "entry", args, status, mention)
 
 # ---- package files: fedn-tfjs run on folders and archives -----------------------------------------
-ENTRY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "dist", "entrypoint.js"))
+ENTRY = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "dist", "bin", "entrypoint.js"))
 YAML = ("entry_points:\n  train:\n    command: node " + ENTRY + " train\n"
         "  validate:\n    command: node " + ENTRY + " validate\n")
 
