@@ -33,8 +33,12 @@ function where(pattern: RegExp): string[] {
 
 describe("one place for each FEDn concern", () => {
   it.each([
-    ["the -metadata suffix", /-metadata`/, ["node/io.ts"]],
-    ["reading FEDN_DATA_PATH", /env\.FEDN_DATA_PATH\b|env\[["']FEDN_DATA_PATH/, ["fedn/data-path.ts"]],
+    ["the -metadata suffix", /-metadata`/, ["fedn/settings.ts"]],
+    [
+      "reading FEDN_DATA_PATH",
+      /env\.FEDN_DATA_PATH\b|env\[["']FEDN_DATA_PATH/,
+      ["fedn/data-path.ts"],
+    ],
     ["parsing --client-settings", /function parseClientSettings/, ["fedn/settings.ts"]],
     ["the default data path", /data\/clients\/1\/\$\{/, ["fedn/data-path.ts"]],
     ["Python-style JSON", /function parsePythonJson/, ["codec/pyjson.ts"]],

@@ -15,6 +15,7 @@ describe("the public API", () => {
         "ShapeError",
         "UsageError",
         "VERSION",
+        "buildPackage",
         "checkLoopOptions",
         "createPackage",
         "createRandom",

@@ -5,6 +5,8 @@
  * `checkLoopOptions`, so a library caller who skips the CLI gets the same checks. Nothing
  * downstream re-checks a value.
  */
+
+import { toPythonJson } from "../codec/pyjson.js";
 import { DataError } from "../errors.js";
 import { resolveDataPath } from "../fedn/data-path.js";
 import {
@@ -15,7 +17,6 @@ import {
   resolveSeed,
 } from "../models/loop-options.js";
 import { type BackendRequest, resolveBackendRequest } from "../node/backend.js";
-import { toPythonJson } from "../node/io.js";
 import type { TrainDefaults } from "./spec.js";
 
 /** The command-line values as parsed: `undefined` means "not given". */

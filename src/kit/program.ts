@@ -15,13 +15,13 @@ import { fileURLToPath } from "node:url";
 import type { NdArray } from "../codec/ndarray.js";
 import { prepareClientData } from "../data/client-data.js";
 import { DataError } from "../errors.js";
-import { resolveDataPath } from "../fedn/data-path.js";
+import { defaultDataPath, resolveDataPath } from "../fedn/data-path.js";
+import { metadataPathOf } from "../fedn/settings.js";
 import { randomSeed } from "../models/random.js";
 import {
   assertDistinctPaths,
   loadMetadata,
   loadModel,
-  metadataPathOf,
   readBytes,
   resolveWriteTarget,
   saveJson,
@@ -203,7 +203,7 @@ export function defineComputePackage<
   const dataOption = {
     type: "string",
     describe: `The data file (${spec.dataFile})`,
-    defaultDescription: `$FEDN_DATA_PATH or data/clients/1/${spec.dataFile}`,
+    defaultDescription: `$FEDN_DATA_PATH or ${defaultDataPath(spec.dataFile)}`,
   } as const;
   // The wire arrays the kind expects, as the npz reader checks them from the headers; float
   // models of another width are converted by the kinds (aggregators may send float64).
@@ -462,7 +462,7 @@ export function defineComputePackage<
 
   const startup = defineCommand({
     name: "startup",
-    describe: `Check this client's data (FEDN_DATA_PATH, else data/clients/1/${spec.dataFile}), or write demo splits there`,
+    describe: `Check this client's data (FEDN_DATA_PATH, else ${defaultDataPath(spec.dataFile)}), or write demo splits there`,
     positionals: [],
     options: {
       data_path: { type: "string", describe: "Data file to check; wins over FEDN_DATA_PATH" },

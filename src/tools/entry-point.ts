@@ -30,6 +30,7 @@ import {
 } from "../errors.js";
 import { findPackage, loadPackageConfig } from "../fedn/config.js";
 import { decodeModel } from "../fedn/numpyhelper.js";
+import { metadataPathOf } from "../fedn/settings.js";
 import {
   assertDistinctPaths,
   describeIoError,
@@ -491,7 +492,7 @@ export async function checkTrainOutput(input: string, output: string): Promise<s
       }
     }
   });
-  const metaPath = `${output}-metadata`;
+  const metaPath = metadataPathOf(output);
   if (!(await isFile(metaPath))) {
     throw new IoError(
       `train did not write ${metaPath}: FEDn reads the training metadata (num_examples) from it`,
@@ -626,10 +627,10 @@ export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
         throw describeIoError(o.input as string, "copy", cause);
       });
       if (o.entry === "train") {
-        temps.push(`${inPath}-metadata`);
-        await writeFile(`${inPath}-metadata`, JSON.stringify(o.clientSettings)).catch(
+        temps.push(metadataPathOf(inPath));
+        await writeFile(metadataPathOf(inPath), toPythonJson(o.clientSettings)).catch(
           (cause: unknown) => {
-            throw describeIoError(`${inPath}-metadata`, "write", cause);
+            throw describeIoError(metadataPathOf(inPath), "write", cause);
           },
         );
       }
@@ -641,7 +642,7 @@ export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
           throw describeIoError(o.output as string, "create", cause);
         });
         // A stale metadata file from an earlier run must not pass for this run's.
-        if (o.entry === "train") await unlink(`${output}-metadata`).catch(() => undefined);
+        if (o.entry === "train") await unlink(metadataPathOf(output)).catch(() => undefined);
       }
       args.push(inPath, output);
     }

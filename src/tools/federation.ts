@@ -12,6 +12,7 @@ import type { NdArray } from "../codec/ndarray.js";
 import { DataError, FednTfjsError, IoError, UsageError } from "../errors.js";
 import { findPackage, loadPackageConfig } from "../fedn/config.js";
 import { incrementAverage } from "../fedn/numpyhelper.js";
+import { metadataPathOf } from "../fedn/settings.js";
 import {
   isFile,
   loadMetadata,
@@ -144,8 +145,8 @@ async function numExamplesOf(modelPath: string, client: number): Promise<number>
   const n = metadata?.num_examples;
   if (typeof n !== "number" || !Number.isFinite(n) || n <= 0) {
     throw new DataError(
-      `client ${client}: ${modelPath}-metadata has no positive numeric "num_examples"`,
-      { file: `${modelPath}-metadata`, key: "num_examples" },
+      `client ${client}: ${metadataPathOf(modelPath)} has no positive numeric "num_examples"`,
+      { file: metadataPathOf(modelPath), key: "num_examples" },
     );
   }
   return n;

@@ -5,30 +5,9 @@
  */
 
 import { resolve } from "node:path";
-import { UsageError } from "../errors.js";
+import { parseClientSettings } from "../fedn/settings.js";
 import { defineCommand } from "../kit/cli.js";
 import { runEntryPoint } from "./entry-point.js";
-
-/** Parses `--client-settings`: a JSON object, as FEDn's round config holds. */
-function parseClientSettings(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(
-      `option --client-settings expects a JSON object: ${(error as Error).message}`,
-      { option: "client_settings", cause: error },
-    );
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new UsageError(
-      `option --client-settings expects a JSON object, found ${JSON.stringify(value)}`,
-      { option: "client_settings" },
-    );
-  }
-  return value as Record<string, unknown>;
-}
 
 export default defineCommand({
   name: "run",

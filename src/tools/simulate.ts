@@ -1,27 +1,13 @@
 /**
- * `fedn-tfjs simulate`: a FEDn federation on one machine (see `src/simulate.ts`), with the
+ * `fedn-tfjs simulate`: a FEDn federation on one machine (see `federation.ts`), with the
  * package's entry points run as a FEDn client runs them and FedAvg between rounds.
  */
 import { join, resolve } from "node:path";
 import { UsageError } from "../errors.js";
+import { parseClientSettings } from "../fedn/settings.js";
 import { defineCommand } from "../kit/cli.js";
 import { saveJson } from "../node/io.js";
 import { meanMetric, simulateFederation } from "./federation.js";
-
-function parseSettings(text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-      return value as Record<string, unknown>;
-    }
-  } catch {
-    // reported below
-  }
-  throw new UsageError(`option --client-settings expects a JSON object, found ${text}`, {
-    option: "client_settings",
-  });
-}
 
 function format(value: number): string {
   return Number.isNaN(value) ? "n/a" : value.toFixed(4);
@@ -85,7 +71,7 @@ export default defineCommand({
         clientData,
         rounds: args.rounds,
         outDir: out,
-        clientSettings: parseSettings(args.client_settings),
+        clientSettings: parseClientSettings(args.client_settings),
         env: ctx.env,
         log: args.quiet ? undefined : ctx.stderr,
         signal: ctx.signal,
