@@ -628,7 +628,7 @@ export async function runEntryPoint(options: RunOptions): Promise<RunResult> {
       });
       if (o.entry === "train") {
         temps.push(metadataPathOf(inPath));
-        await writeFile(metadataPathOf(inPath), toPythonJson(o.clientSettings)).catch(
+        await writeFile(metadataPathOf(inPath), JSON.stringify(o.clientSettings)).catch(
           (cause: unknown) => {
             throw describeIoError(metadataPathOf(inPath), "write", cause);
           },
