@@ -463,7 +463,7 @@ async function startup(env, impls, results) {
       },
     existsSync(path.join(ROOT, "dist/bin/cli.js")) && {
       impl: "fedn-tfjs",
-      what: "node dist/cli.js --help",
+      what: "node dist/bin/cli.js --help",
       argv: [process.execPath, path.join(ROOT, "dist/bin/cli.js"), "--help"],
     },
     impls.torch.available && {

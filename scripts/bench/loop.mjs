@@ -23,14 +23,14 @@ const { values } = parseArgs({
 
 /** Each name's public export, else the dist module that defines it. */
 const SOURCES = {
-  selectBackend: "../../dist/backend.js",
-  loadNpz: "../../dist/io.js",
-  loadMnistData: "../../dist/mnist/data.js",
-  createRandom: "../../dist/mnist/random.js",
-  initDenseWeights: "../../dist/mnist/model.js",
-  createDenseModel: "../../dist/mnist/model.js",
-  trainModel: "../../dist/mnist/train.js",
-  evaluateModel: "../../dist/mnist/train.js",
+  selectBackend: "../../dist/node/backend.js",
+  loadNpz: "../../dist/node/io.js",
+  loadMnistData: "../../dist/data/mnist-npz.js",
+  createRandom: "../../dist/models/random.js",
+  initDenseWeights: "../../dist/models/dense-model.js",
+  createDenseModel: "../../dist/models/dense-model.js",
+  trainModel: "../../dist/models/dense-train.js",
+  evaluateModel: "../../dist/models/dense-train.js",
 };
 
 function fail(error) {

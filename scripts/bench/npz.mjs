@@ -29,15 +29,10 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { crc32 } from "node:zlib";
-import {
-  decodeNpy,
-  encodeNpy,
-  encodeNpz,
-  loadNpz,
-  readBytes,
-  saveNpz,
-  writeFileAtomic,
-} from "../../dist/index.js";
+// Internal modules: the npz codec and the fs edge are measured directly, below the public API.
+import { decodeNpy, encodeNpy } from "../../dist/codec/npy.js";
+import { encodeNpz } from "../../dist/codec/npz.js";
+import { loadNpz, readBytes, saveNpz, writeFileAtomic } from "../../dist/node/io.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PYTHON = process.env.FEDN_TFJS_PYTHON ?? "python3";
