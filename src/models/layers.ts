@@ -1,0 +1,445 @@
+/**
+ * Any `tf.LayersModel` (Sequential or functional) as a FEDn model kind, in Keras's layout: the
+ * wire list is what Keras's `model.get_weights()` returns and FEDn's Keras clients send through
+ * numpy-helper (layer by layer, each layer's trainable then non-trainable weights, kernels
+ * `(in, out)`), so a Keras client and a TF.js client can share one federation.
+ *
+ * TF.js is never imported here at run time: every function takes the lazily loaded `tf`.
+ * Batches are built from typed-array views, never `tf.slice` of a resident data-set tensor (the
+ * wasm backend copies the whole source on every slice), and every tensor is released.
+ */
+import type * as TF from "@tensorflow/tfjs";
+import { ShapeError, UsageError } from "../errors.js";
+import type { Dataset, ModelKind, TrainLoopOptions, TrainResult } from "../kit/spec.js";
+import { formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
+import { createRandom, permutation, randomSeed } from "./random.js";
+import { checkLoopOptions } from "../kit/options.js";
+
+/**
+ * The losses of a classifier: both take class labels from the data set (categorical one-hot
+ * encodes them, as Keras's `to_categorical` does for FEDn's example); they compute the same
+ * number, under Keras's two names.
+ */
+export type LayersLoss = "categoricalCrossentropy" | "sparseCategoricalCrossentropy";
+
+/** What `layersModel` needs to know about a package's model. */
+export interface LayersModelOptions {
+  /** Builds a fresh, uncompiled model. `seed` is for the initializers (not for Dropout: a seeded TF.js Dropout draws the same mask on every call). */
+  readonly build: (tf: typeof TF, seed: number) => TF.LayersModel;
+  /** The optimizer for one training call, from the resolved learning rate, e.g. `tf.train.adam(lr)`. */
+  readonly optimizer: (tf: typeof TF, lr: number) => TF.Optimizer;
+  readonly loss: LayersLoss;
+  /** Only `accuracy` is computed (always); accepted so specs read like Keras's `compile`. */
+  readonly metrics?: readonly "accuracy"[];
+  /** The wire arrays, if known without building the model: lets a model file be checked from its headers. */
+  readonly wireShapes?: readonly { shape: readonly number[]; dtype: string }[];
+  /** Rows per forward pass in evaluate/predict. @default 2048 */
+  readonly chunkSize?: number;
+}
+
+/** Keras's `fit` defaults (batch 32, one epoch) and Adam's default learning rate. */
+const KERAS_LOOP = Object.freeze({ batchSize: 32, epochs: 1, lr: 0.001 });
+
+/** Keras's `epsilon()`: probabilities are clipped to `[eps, 1 - eps]` before the log. */
+export const KERAS_EPSILON = 1e-7;
+
+const LOSSES: readonly LayersLoss[] = ["categoricalCrossentropy", "sparseCategoricalCrossentropy"];
+
+/**
+ * The model's weight variables in Keras's `get_weights()` order. TF.js's own `model.weights`
+ * lists all trainable weights first, which differs from Keras for layers with non-trainable
+ * state (BatchNormalization's moving mean and variance).
+ */
+export function kerasWeightOrder(model: TF.LayersModel): TF.LayerVariable[] {
+  const out: TF.LayerVariable[] = [];
+  const visit = (layer: TF.layers.Layer): void => {
+    const inner = (layer as Partial<TF.LayersModel>).layers;
+    if (Array.isArray(inner)) {
+      for (const child of inner) visit(child);
+    } else {
+      out.push(...layer.trainableWeights, ...layer.nonTrainableWeights);
+    }
+  };
+  for (const layer of model.layers) visit(layer);
+  return out;
+}
+
+/** The model's weights as the wire list (float32, Keras's order and layout). */
+export function layersToWire(model: TF.LayersModel): NdArray<"float32">[] {
+  return kerasWeightOrder(model).map((v) => {
+    const value = v.read();
+    return {
+      dtype: "float32",
+      shape: [...value.shape],
+      data: Float32Array.from(value.dataSync() as Float32Array),
+    };
+  });
+}
+
+/**
+ * Writes a wire list into the model, checking count, shapes and dtypes first (nothing is
+ * written when any array does not fit). float64 arrays are accepted and rounded to float32.
+ * `file` names the model file in messages; keys are numpy-helper's `"0"`, `"1"`, ...
+ */
+export function wireToLayers(
+  tf: typeof TF,
+  model: TF.LayersModel,
+  weights: readonly NdArray[],
+  file = "<model>",
+): void {
+  const variables = kerasWeightOrder(model);
+  if (weights.length !== variables.length) {
+    throw new ShapeError(
+      `${file}: holds ${weights.length} arrays; the model has ${variables.length} weights (${variables
+        .map((v) => formatShape(v.shape as number[]))
+        .join(" ")})`,
+      { file },
+    );
+  }
+  for (const [i, v] of variables.entries()) {
+    const w = weights[i]!;
+    const expected = v.shape as number[];
+    if (w.dtype !== "float32" && w.dtype !== "float64") {
+      throw new ShapeError(`${file}: weights "${i}" are ${w.dtype}; expected float32`, {
+        file,
+        key: String(i),
+      });
+    }
+    if (w.shape.length !== expected.length || w.shape.some((d, axis) => d !== expected[axis])) {
+      throw new ShapeError(
+        `${file}: weights "${i}" have shape ${formatShape(w.shape)}; the model expects ${formatShape(expected)}`,
+        { file, key: String(i) },
+      );
+    }
+  }
+  for (const [i, v] of variables.entries()) {
+    const w = weights[i]!;
+    const data =
+      w.dtype === "float32" ? (w.data as Float32Array) : Float32Array.from(w.data as Float64Array);
+    const value = tf.tensor(data, [...w.shape], "float32");
+    v.write(value);
+    value.dispose();
+  }
+}
+
+/**
+ * How the model's output is turned into a loss. When the last layer is a Dense layer with a
+ * softmax (or a softmax Activation layer), Keras 3 computes cross-entropy from the logits
+ * beneath it (TensorFlow backend, `_get_logits`), so we do the same: numerically stable and
+ * equal to Keras's figures for confident wrong answers too. Otherwise the output is taken as
+ * probabilities, normalised and clipped to `[1e-7, 1 - 1e-7]` as Keras does.
+ */
+interface Head {
+  /** `(rows, classes)` logits, or undefined when the model's output is used as probabilities. */
+  logits?: (x: TF.Tensor, training: boolean) => TF.Tensor2D;
+  probabilities: (x: TF.Tensor, training: boolean) => TF.Tensor2D;
+}
+
+function headOf(tf: typeof TF, model: TF.LayersModel): Head {
+  const apply = (m: TF.LayersModel, x: TF.Tensor, training: boolean) =>
+    m.apply(x, { training }) as TF.Tensor;
+  const whole: Head = { probabilities: (x, training) => apply(model, x, training) as TF.Tensor2D };
+  const last = model.layers[model.layers.length - 1];
+  if (last === undefined || model.inputs.length !== 1 || model.outputs.length !== 1) return whole;
+  const config = last.getConfig();
+  const className = last.getClassName();
+  if (config.activation !== "softmax" || (className !== "Dense" && className !== "Activation")) {
+    return whole;
+  }
+  const input = last.input;
+  if (Array.isArray(input) || input.shape.length !== 2) return whole;
+  const body = tf.model({ inputs: model.inputs, outputs: input });
+  let logits: (x: TF.Tensor, training: boolean) => TF.Tensor2D;
+  if (className === "Activation") {
+    logits = (x, training) => apply(body, x, training) as TF.Tensor2D;
+  } else {
+    const [kernel, bias] = last.trainableWeights;
+    if (kernel === undefined) return whole;
+    logits = (x, training) => {
+      const h = tf.matMul<TF.Tensor2D>(
+        apply(body, x, training) as TF.Tensor2D,
+        kernel.read() as TF.Tensor2D,
+      );
+      return bias === undefined ? h : tf.add<TF.Tensor2D>(h, bias.read());
+    };
+  }
+  return {
+    logits,
+    probabilities: (x, training) => tf.softmax<TF.Tensor2D>(logits(x, training)),
+  };
+}
+
+/** Per-row cross-entropy `(rows,)` against `oneHot`, Keras's way for this head. */
+function rowLosses(
+  tf: typeof TF,
+  head: Head,
+  x: TF.Tensor,
+  oneHot: TF.Tensor2D,
+  training: boolean,
+): TF.Tensor1D {
+  if (head.logits !== undefined) {
+    return tf.neg(tf.sum<TF.Tensor1D>(tf.mul(oneHot, tf.logSoftmax(head.logits(x, training))), -1));
+  }
+  const p = head.probabilities(x, training);
+  const normalised = tf.div(p, tf.sum(p, -1, true));
+  const clipped = tf.clipByValue(normalised, KERAS_EPSILON, 1 - KERAS_EPSILON);
+  return tf.neg(tf.sum<TF.Tensor1D>(tf.mul(oneHot, tf.log(clipped)), -1));
+}
+
+/** A model with what training and evaluation need, built once per load. */
+export interface LayersModelHandle {
+  readonly model: TF.LayersModel;
+  readonly head: Head;
+  /** Per-row input shape the model takes, e.g. [28, 28, 1]. */
+  readonly inputShape: readonly number[];
+}
+
+function handleOf(tf: typeof TF, model: TF.LayersModel): LayersModelHandle {
+  const shape = model.inputs[0]?.shape.slice(1) ?? [];
+  if (shape.some((d) => d === null || d === undefined)) {
+    throw new UsageError(
+      `the model's input shape (${shape.join(", ")}) must be fully known (apart from the batch)`,
+      { option: "model" },
+    );
+  }
+  return { model, head: headOf(tf, model), inputShape: shape as number[] };
+}
+
+/** Rows `rows` of the data set as a float32 `(n, ...inputShape)` tensor, scaled as the data asks. */
+function inputBatch(
+  tf: typeof TF,
+  data: Dataset,
+  inputShape: readonly number[],
+  start: number,
+  end: number,
+  order?: Int32Array,
+): TF.Tensor {
+  const f = data.features;
+  const n = end - start;
+  const buffer = new Float32Array(n * f);
+  if (order === undefined) {
+    buffer.set(data.x.subarray(start * f, end * f));
+  } else {
+    for (let r = 0; r < n; r++) {
+      const i = order[start + r]!;
+      buffer.set(data.x.subarray(i * f, (i + 1) * f), r * f);
+    }
+  }
+  const raw = tf.tensor(buffer, [n, ...inputShape], "float32");
+  if (data.scale === 1) return raw;
+  // numpy scales with `x / 255`: dividing by an integer divisor rounds exactly as that does.
+  const divisor = 1 / data.scale;
+  return Number.isInteger(divisor) ? tf.div(raw, divisor) : tf.mul(raw, data.scale);
+}
+
+function oneHotBatch(
+  tf: typeof TF,
+  data: Dataset,
+  start: number,
+  end: number,
+  order?: Int32Array,
+): TF.Tensor2D {
+  const n = end - start;
+  const out = new Float32Array(n * data.classes);
+  for (let r = 0; r < n; r++) {
+    const i = order === undefined ? start + r : order[start + r]!;
+    out[r * data.classes + data.y[i]!] = 1;
+  }
+  return tf.tensor2d(out, [n, data.classes]);
+}
+
+function checkData(handle: LayersModelHandle, data: Dataset): void {
+  const size = sizeOf(handle.inputShape);
+  if (size !== data.features) {
+    throw new ShapeError(
+      `the model takes inputs of shape ${formatShape(handle.inputShape)} (${size} values) but the data has ${data.features} features per row`,
+    );
+  }
+  const units = handle.model.outputs[0]?.shape[1];
+  if (typeof units === "number" && units !== data.classes) {
+    throw new ShapeError(`the model has ${units} outputs but the data has ${data.classes} classes`);
+  }
+}
+
+/**
+ * Trains in place with the given optimizer (created for this call and disposed after, as a
+ * fresh Keras `compile` per FEDn round does): `ceil(n / batchSize)` steps per epoch, the last
+ * partial, in order or in a seeded shuffle. Returns the mean training loss of the last epoch.
+ */
+export function trainLayersModel(
+  tf: typeof TF,
+  handle: LayersModelHandle,
+  data: Dataset,
+  optimizer: TF.Optimizer,
+  options: TrainLoopOptions,
+): TrainResult {
+  const { batchSize, epochs, shuffle, seed } = checkLoopOptions(options, KERAS_LOOP);
+  checkData(handle, data);
+  const variables = handle.model.trainableWeights.map((w) => w.read() as TF.Variable);
+  const rng = createRandom(seed ?? randomSeed());
+  const batches = Math.ceil(data.count / batchSize);
+  let steps = 0;
+  let epochLoss = 0;
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    const order = shuffle ? permutation(data.count, rng) : undefined;
+    epochLoss = 0;
+    for (let b = 0; b < batches; b++) {
+      const start = b * batchSize;
+      const end = Math.min(data.count, start + batchSize);
+      const cost = tf.tidy(() => {
+        const x = inputBatch(tf, data, handle.inputShape, start, end, order);
+        const y = oneHotBatch(tf, data, start, end, order);
+        const value = optimizer.minimize(
+          () => tf.mean<TF.Scalar>(rowLosses(tf, handle.head, x, y, true)),
+          true,
+          variables,
+        );
+        return value ?? tf.scalar(Number.NaN);
+      });
+      const loss = cost.dataSync()[0] as number;
+      cost.dispose();
+      epochLoss += loss * (end - start);
+      steps++;
+      options.onBatch?.({ epoch, epochs, batch: b, batches, samples: end, loss });
+    }
+  }
+  return { numExamples: data.count, steps, loss: epochLoss / data.count };
+}
+
+/**
+ * Loss and accuracy as Keras's `model.evaluate` computes them: the mean over all samples of the
+ * per-sample cross-entropy (see `Head`), and the share of rows whose most probable class (the
+ * first, on ties) is the label. Inference mode (no dropout).
+ */
+export function evaluateLayersModel(
+  tf: typeof TF,
+  handle: LayersModelHandle,
+  data: Dataset,
+  chunkSize = 2048,
+): { loss: number; accuracy: number } {
+  checkData(handle, data);
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < data.count; start += chunkSize) {
+    const end = Math.min(data.count, start + chunkSize);
+    const [losses, classes] = tf.tidy(() => {
+      const x = inputBatch(tf, data, handle.inputShape, start, end);
+      const y = oneHotBatch(tf, data, start, end);
+      const perRow = rowLosses(tf, handle.head, x, y, false);
+      const predicted = tf.argMax(handle.head.probabilities(x, false), -1);
+      return [perRow.dataSync() as Float32Array, predicted.dataSync() as Int32Array];
+    });
+    for (let r = 0; r < losses.length; r++) {
+      lossSum += losses[r]!;
+      if (classes[r] === data.y[start + r]) correct++;
+    }
+  }
+  return { loss: lossSum / data.count, accuracy: correct / data.count };
+}
+
+/** The most probable class of every row, and the probabilities, in inference mode. */
+export function predictLayersModel(
+  tf: typeof TF,
+  handle: LayersModelHandle,
+  data: Dataset,
+  chunkSize = 2048,
+): { classes: number[]; probabilities: number[][] } {
+  checkData(handle, data);
+  const classes: number[] = [];
+  const probabilities: number[][] = [];
+  for (let start = 0; start < data.count; start += chunkSize) {
+    const end = Math.min(data.count, start + chunkSize);
+    const [p, k, width] = tf.tidy(() => {
+      const x = inputBatch(tf, data, handle.inputShape, start, end);
+      const probs = handle.head.probabilities(x, false);
+      return [
+        probs.dataSync() as Float32Array,
+        tf.argMax(probs, -1).dataSync() as Int32Array,
+        probs.shape[1],
+      ] as const;
+    });
+    for (let r = 0; r < k.length; r++) {
+      classes.push(k[r]!);
+      probabilities.push(Array.from(p.subarray(r * width, (r + 1) * width)));
+    }
+  }
+  return { classes, probabilities };
+}
+
+/**
+ * A model kind for any `tf.LayersModel` with the package's optimizer and loss; weights travel
+ * in Keras's `get_weights()` order and layout.
+ *
+ * @example
+ * layersModel({
+ *   build: (tf) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "softmax" })] }),
+ *   optimizer: (tf, lr) => tf.train.adam(lr),
+ *   loss: "categoricalCrossentropy",
+ * })
+ */
+export function layersModel(options: LayersModelOptions): ModelKind<LayersModelHandle> {
+  if (typeof options.build !== "function") {
+    throw new UsageError("layersModel: `build` must be a function (tf, seed) => tf.LayersModel", {
+      option: "build",
+    });
+  }
+  if (typeof options.optimizer !== "function") {
+    throw new UsageError("layersModel: `optimizer` must be a function (tf, lr) => tf.Optimizer", {
+      option: "optimizer",
+    });
+  }
+  if (!LOSSES.includes(options.loss)) {
+    throw new UsageError(
+      `layersModel: loss must be one of ${LOSSES.join(", ")}; found ${JSON.stringify(options.loss)}`,
+      { option: "loss" },
+    );
+  }
+  for (const metric of options.metrics ?? []) {
+    if (metric !== "accuracy") {
+      throw new UsageError(
+        `layersModel: the only metric is "accuracy"; found ${JSON.stringify(metric)}`,
+        { option: "metrics" },
+      );
+    }
+  }
+  const chunkSize = options.chunkSize ?? 2048;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
+    throw new UsageError(`layersModel: chunkSize must be a positive integer; found ${chunkSize}`, {
+      option: "chunkSize",
+    });
+  }
+  const kind: ModelKind<LayersModelHandle> = {
+    init(tf, seed) {
+      const model = options.build(tf, seed);
+      try {
+        return layersToWire(model);
+      } finally {
+        model.dispose();
+      }
+    },
+    load(tf, weights, file) {
+      const model = options.build(tf, randomSeed());
+      try {
+        wireToLayers(tf, model, weights, file);
+        return handleOf(tf, model);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+    },
+    save: (_tf, handle) => layersToWire(handle.model),
+    train(tf, handle, data, loop) {
+      const resolved = checkLoopOptions(loop, KERAS_LOOP);
+      const optimizer = options.optimizer(tf, resolved.lr);
+      try {
+        return trainLayersModel(tf, handle, data, optimizer, resolved);
+      } finally {
+        optimizer.dispose();
+      }
+    },
+    evaluate: (tf, handle, data) => evaluateLayersModel(tf, handle, data, chunkSize),
+    predict: (tf, handle, data) => predictLayersModel(tf, handle, data, chunkSize),
+    dispose: (handle) => handle.model.dispose(),
+  };
+  return options.wireShapes === undefined ? kind : { ...kind, wireShapes: options.wireShapes };
+}
