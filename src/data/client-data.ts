@@ -110,7 +110,7 @@ export async function prepareClientData(options: ClientDataOptions): Promise<Cli
   }
   const parts = demoSplits(options.env);
   const dataset = toDataset(await loadNpz(options.demoPath), options.demoPath);
-  const paths = await saveClientSplits(dataset, parts, clientsDir, dataFile);
+  const paths = await saveClientSplits(dataset, parts, clientsDir, { name: dataFile });
   const wrote = `wrote ${paths.length} demo split(s) of the packaged ${dataFile === "mnist.npz" ? "MNIST digits" : "data"} to ${clientsDir}/<1..${paths.length}>/${dataFile}`;
   if (!(await exists(path))) {
     throw new IoError(

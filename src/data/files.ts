@@ -7,12 +7,12 @@ import { access, mkdir, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import type { NdArray } from "../codec/ndarray.js";
-import { FormatError, IoError } from "../errors.js";
+import { FormatError, IoError, UsageError } from "../errors.js";
 import { readBytes, saveNpz } from "../node/io.js";
 import { type Dataset, datasetEntries } from "./dataset.js";
 import { parseIdx } from "./idx.js";
 import { type MnistPackageOptions, mnistPackageDigits } from "./mnist-package.js";
-import { splitDataset } from "./split.js";
+import { type PartitionOptions, partitionDataset } from "./partition.js";
 
 /** Reads and decodes one IDX file, gzipped or not. */
 export async function loadIdx(path: string): Promise<NdArray<"uint8">> {
@@ -124,19 +124,35 @@ export async function saveDataset(dataset: Dataset, path: string, level = 6): Pr
   await saveNpz(path, new Map(datasetEntries(dataset)), { compress: true, level });
 }
 
+/** Where and how `saveClientSplits` writes the client files. */
+export interface ClientSplitOptions extends PartitionOptions {
+  /** File name of each client's data. @default "mnist.npz" */
+  readonly name?: string;
+}
+
 /**
- * Splits `dataset` among `parts` clients (FEDn's contiguous slices) and writes
- * `<dir>/<i>/<dataFile>` for i from 1. Returns the paths written, in client order.
+ * Splits `dataset` among `parts` clients (FEDn's contiguous slices unless `partition` says `iid`
+ * or `dirichlet`) and writes `<dir>/<i>/<name>` for i from 1. Returns the paths written, in
+ * client order.
  */
 export async function saveClientSplits(
   dataset: Dataset,
   parts: number,
   dir: string,
-  dataFile = "mnist.npz",
+  options: ClientSplitOptions = {},
 ): Promise<string[]> {
+  const name = options.name ?? "mnist.npz";
+  if (name === "" || name.includes("/") || name.includes("\\") || name === "." || name === "..") {
+    throw new UsageError(
+      `option --name must be a file name without a folder; found ${JSON.stringify(name)}`,
+      {
+        option: "name",
+      },
+    );
+  }
   const paths: string[] = [];
-  for (const [i, part] of splitDataset(dataset, parts).entries()) {
-    const path = resolve(dir, String(i + 1), dataFile);
+  for (const [i, part] of partitionDataset(dataset, parts, options).entries()) {
+    const path = resolve(dir, String(i + 1), name);
     await saveDataset(part, path);
     paths.push(path);
   }

