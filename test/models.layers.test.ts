@@ -1,11 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { selectBackend } from "../src/node/backend.js";
 import { isFednTfjsError, ShapeError, UsageError } from "../src/errors.js";
-import type { Dataset } from "../src/kit/spec.js";
-import { kerasWeightOrder, layersModel, layersToWire, wireToLayers } from "../src/models/layers.js";
 import { checkLoopOptions } from "../src/kit/options.js";
+import type { Dataset } from "../src/kit/spec.js";
+import { kerasWeightNames, layersModel, layersToWire, wireToLayers } from "../src/models/layers.js";
 import { createRandom } from "../src/models/random.js";
+import { selectBackend } from "../src/node/backend.js";
 
 beforeAll(async () => {
   await selectBackend({ backend: "wasm" });
@@ -28,7 +28,7 @@ function synthetic(count: number, features: number, classes: number, seed: numbe
   return { x, y, scale: 1 / 255, features, inputShape: [features], classes, count };
 }
 
-const kind = layersModel({
+const kind = layersModel<typeof tf, tf.LayersModel>({
   build: (t, seed) =>
     t.sequential({
       layers: [
@@ -76,7 +76,7 @@ describe("the wire list (Keras get_weights layout)", () => {
         tf.layers.dense({ units: 2 }),
       ],
     });
-    const names = kerasWeightOrder(model).map((v) => v.name.split("/").pop());
+    const names = kerasWeightNames(model).map((name) => name.split("/").pop());
     expect(names).toEqual([
       "kernel",
       "bias",
@@ -182,7 +182,7 @@ describe("training, evaluation and prediction", () => {
   });
 
   it("trains the same weights twice from one seed when shuffling (no dropout)", async () => {
-    const plain = layersModel({
+    const plain = layersModel<typeof tf, tf.LayersModel>({
       build: (t, seed) =>
         t.sequential({
           layers: [
@@ -232,13 +232,17 @@ describe("options are checked inside the library", () => {
     [{ lr: Number.NaN }, "option lr must be a positive number; found NaN"],
     [{ seed: -1 }, "option seed must be an integer in 0..4294967295; found -1"],
   ])("%o", (options, message) => {
-    expect(() => checkLoopOptions(options, { batchSize: 32, epochs: 1, lr: 0.001 })).toThrow(UsageError);
-    expect(() => checkLoopOptions(options, { batchSize: 32, epochs: 1, lr: 0.001 })).toThrow(message);
+    expect(() => checkLoopOptions(options, { batchSize: 32, epochs: 1, lr: 0.001 })).toThrow(
+      UsageError,
+    );
+    expect(() => checkLoopOptions(options, { batchSize: 32, epochs: 1, lr: 0.001 })).toThrow(
+      message,
+    );
   });
 
   it("refuses an unknown loss when the kind is defined", () => {
     expect(() =>
-      layersModel({
+      layersModel<typeof tf, tf.LayersModel>({
         build: () => tf.sequential(),
         optimizer: (t, lr) => t.train.sgd(lr),
         loss: "mse" as "categoricalCrossentropy",

@@ -9,11 +9,11 @@
  * wasm backend copies the whole source on every slice), and every tensor is released.
  */
 import type * as TF from "@tensorflow/tfjs";
-import { ShapeError, UsageError } from "../errors.js";
-import type { Dataset, ModelKind, TrainLoopOptions, TrainResult } from "../kit/spec.js";
 import { formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
-import { createRandom, permutation, randomSeed } from "./random.js";
+import { ShapeError, UsageError } from "../errors.js";
 import { checkLoopOptions } from "../kit/options.js";
+import type { Dataset, ModelKind, TrainLoopOptions, TrainResult } from "../kit/spec.js";
+import { createRandom, permutation, randomSeed } from "./random.js";
 
 /**
  * The losses of a classifier: both take class labels from the data set (categorical one-hot
@@ -22,12 +22,17 @@ import { checkLoopOptions } from "../kit/options.js";
  */
 export type LayersLoss = "categoricalCrossentropy" | "sparseCategoricalCrossentropy";
 
-/** What `layersModel` needs to know about a package's model. */
-export interface LayersModelOptions {
-  /** Builds a fresh, uncompiled model. `seed` is for the initializers (not for Dropout: a seeded TF.js Dropout draws the same mask on every call). */
-  readonly build: (tf: typeof TF, seed: number) => TF.LayersModel;
+/**
+ * What `layersModel` needs to know about a package's model. `T` is TF.js's module type and
+ * `Model` its `tf.LayersModel` (`layersModel<typeof TF, TF.LayersModel>`, or inferred from
+ * `build`): our declarations never import TF.js's own, which a strict consumer cannot type-check
+ * without `skipLibCheck`.
+ */
+export interface LayersModelOptions<T = unknown, Model = unknown> {
+  /** Builds a fresh, uncompiled `tf.LayersModel`. `seed` is for the initializers (not for Dropout: a seeded TF.js Dropout draws the same mask on every call). */
+  readonly build: (tf: T, seed: number) => Model;
   /** The optimizer for one training call, from the resolved learning rate, e.g. `tf.train.adam(lr)`. */
-  readonly optimizer: (tf: typeof TF, lr: number) => TF.Optimizer;
+  readonly optimizer: (tf: T, lr: number) => unknown;
   readonly loss: LayersLoss;
   /** Only `accuracy` is computed (always); accepted so specs read like Keras's `compile`. */
   readonly metrics?: readonly "accuracy"[];
@@ -43,6 +48,9 @@ const KERAS_LOOP = Object.freeze({ batchSize: 32, epochs: 1, lr: 0.001 });
 /** Keras's `epsilon()`: probabilities are clipped to `[eps, 1 - eps]` before the log. */
 export const KERAS_EPSILON = 1e-7;
 
+/** The TF.js-side state of each handle a kind handed out; kept out of the public type. */
+const handles = new WeakMap<object, Handle>();
+
 const LOSSES: readonly LayersLoss[] = ["categoricalCrossentropy", "sparseCategoricalCrossentropy"];
 
 /**
@@ -50,7 +58,7 @@ const LOSSES: readonly LayersLoss[] = ["categoricalCrossentropy", "sparseCategor
  * lists all trainable weights first, which differs from Keras for layers with non-trainable
  * state (BatchNormalization's moving mean and variance).
  */
-export function kerasWeightOrder(model: TF.LayersModel): TF.LayerVariable[] {
+function kerasWeightOrder(model: TF.LayersModel): TF.LayerVariable[] {
   const out: TF.LayerVariable[] = [];
   const visit = (layer: TF.layers.Layer): void => {
     const inner = (layer as Partial<TF.LayersModel>).layers;
@@ -64,9 +72,14 @@ export function kerasWeightOrder(model: TF.LayersModel): TF.LayerVariable[] {
   return out;
 }
 
-/** The model's weights as the wire list (float32, Keras's order and layout). */
-export function layersToWire(model: TF.LayersModel): NdArray<"float32">[] {
-  return kerasWeightOrder(model).map((v) => {
+/** Names of a `tf.LayersModel`'s weights in Keras's `get_weights()` order (the wire order). */
+export function kerasWeightNames(model: object): string[] {
+  return kerasWeightOrder(model as TF.LayersModel).map((v) => v.name);
+}
+
+/** A `tf.LayersModel`'s weights as the wire list (float32, Keras's order and layout). */
+export function layersToWire(model: object): NdArray<"float32">[] {
+  return kerasWeightOrder(model as TF.LayersModel).map((v) => {
     const value = v.read();
     return {
       dtype: "float32",
@@ -82,12 +95,12 @@ export function layersToWire(model: TF.LayersModel): NdArray<"float32">[] {
  * `file` names the model file in messages; keys are numpy-helper's `"0"`, `"1"`, ...
  */
 export function wireToLayers(
-  tf: typeof TF,
-  model: TF.LayersModel,
+  tf: object,
+  model: object,
   weights: readonly NdArray[],
   file = "<model>",
 ): void {
-  const variables = kerasWeightOrder(model);
+  const variables = kerasWeightOrder(model as TF.LayersModel);
   if (weights.length !== variables.length) {
     throw new ShapeError(
       `${file}: holds ${weights.length} arrays; the model has ${variables.length} weights (${variables
@@ -116,7 +129,7 @@ export function wireToLayers(
     const w = weights[i]!;
     const data =
       w.dtype === "float32" ? (w.data as Float32Array) : Float32Array.from(w.data as Float64Array);
-    const value = tf.tensor(data, [...w.shape], "float32");
+    const value = (tf as typeof TF).tensor(data, [...w.shape], "float32");
     v.write(value);
     value.dispose();
   }
@@ -186,15 +199,20 @@ function rowLosses(
   return tf.neg(tf.sum<TF.Tensor1D>(tf.mul(oneHot, tf.log(clipped)), -1));
 }
 
-/** A model with what training and evaluation need, built once per load. */
-export interface LayersModelHandle {
-  readonly model: TF.LayersModel;
-  readonly head: Head;
-  /** Per-row input shape the model takes, e.g. [28, 28, 1]. */
+/** A loaded model: the `tf.LayersModel` and the per-row input shape it takes, e.g. [28, 28, 1]. */
+export interface LayersModelHandle<Model = unknown> {
+  readonly model: Model;
   readonly inputShape: readonly number[];
 }
 
-function handleOf(tf: typeof TF, model: TF.LayersModel): LayersModelHandle {
+/** What training and evaluation need, built once per load. */
+interface Handle {
+  readonly model: TF.LayersModel;
+  readonly head: Head;
+  readonly inputShape: readonly number[];
+}
+
+function handleOf(tf: typeof TF, model: TF.LayersModel): Handle {
   const shape = model.inputs[0]?.shape.slice(1) ?? [];
   if (shape.some((d) => d === null || d === undefined)) {
     throw new UsageError(
@@ -248,7 +266,7 @@ function oneHotBatch(
   return tf.tensor2d(out, [n, data.classes]);
 }
 
-function checkData(handle: LayersModelHandle, data: Dataset): void {
+function checkData(handle: Handle, data: Dataset): void {
   const size = sizeOf(handle.inputShape);
   if (size !== data.features) {
     throw new ShapeError(
@@ -266,9 +284,9 @@ function checkData(handle: LayersModelHandle, data: Dataset): void {
  * fresh Keras `compile` per FEDn round does): `ceil(n / batchSize)` steps per epoch, the last
  * partial, in order or in a seeded shuffle. Returns the mean training loss of the last epoch.
  */
-export function trainLayersModel(
+function trainLayersModel(
   tf: typeof TF,
-  handle: LayersModelHandle,
+  handle: Handle,
   data: Dataset,
   optimizer: TF.Optimizer,
   options: TrainLoopOptions,
@@ -311,9 +329,9 @@ export function trainLayersModel(
  * per-sample cross-entropy (see `Head`), and the share of rows whose most probable class (the
  * first, on ties) is the label. Inference mode (no dropout).
  */
-export function evaluateLayersModel(
+function evaluateLayersModel(
   tf: typeof TF,
-  handle: LayersModelHandle,
+  handle: Handle,
   data: Dataset,
   chunkSize = 2048,
 ): { loss: number; accuracy: number } {
@@ -338,9 +356,9 @@ export function evaluateLayersModel(
 }
 
 /** The most probable class of every row, and the probabilities, in inference mode. */
-export function predictLayersModel(
+function predictLayersModel(
   tf: typeof TF,
-  handle: LayersModelHandle,
+  handle: Handle,
   data: Dataset,
   chunkSize = 2048,
 ): { classes: number[]; probabilities: number[][] } {
@@ -377,7 +395,9 @@ export function predictLayersModel(
  *   loss: "categoricalCrossentropy",
  * })
  */
-export function layersModel(options: LayersModelOptions): ModelKind<LayersModelHandle> {
+export function layersModel<T = unknown, Model = unknown>(
+  options: LayersModelOptions<T, Model>,
+): ModelKind<LayersModelHandle<Model>, T> {
   if (typeof options.build !== "function") {
     throw new UsageError("layersModel: `build` must be a function (tf, seed) => tf.LayersModel", {
       option: "build",
@@ -408,9 +428,16 @@ export function layersModel(options: LayersModelOptions): ModelKind<LayersModelH
       option: "chunkSize",
     });
   }
-  const kind: ModelKind<LayersModelHandle> = {
+  const tfjs = (tf: T) => tf as unknown as typeof TF;
+  const inner = (handle: LayersModelHandle<Model>): Handle => {
+    const found = handles.get(handle);
+    if (found === undefined)
+      throw new UsageError("layersModel: a model that this kind did not load");
+    return found;
+  };
+  const kind: ModelKind<LayersModelHandle<Model>, T> = {
     init(tf, seed) {
-      const model = options.build(tf, seed);
+      const model = options.build(tf, seed) as unknown as TF.LayersModel;
       try {
         return layersToWire(model);
       } finally {
@@ -418,28 +445,34 @@ export function layersModel(options: LayersModelOptions): ModelKind<LayersModelH
       }
     },
     load(tf, weights, file) {
-      const model = options.build(tf, randomSeed());
+      const model = options.build(tf, randomSeed()) as unknown as TF.LayersModel;
       try {
-        wireToLayers(tf, model, weights, file);
-        return handleOf(tf, model);
+        wireToLayers(tfjs(tf), model, weights, file);
+        const handle = handleOf(tfjs(tf), model);
+        const outer: LayersModelHandle<Model> = {
+          model: model as unknown as Model,
+          inputShape: handle.inputShape,
+        };
+        handles.set(outer, handle);
+        return outer;
       } catch (error) {
         model.dispose();
         throw error;
       }
     },
-    save: (_tf, handle) => layersToWire(handle.model),
+    save: (_tf, handle) => layersToWire(inner(handle).model),
     train(tf, handle, data, loop) {
       const resolved = checkLoopOptions(loop, KERAS_LOOP);
-      const optimizer = options.optimizer(tf, resolved.lr);
+      const optimizer = options.optimizer(tf, resolved.lr) as TF.Optimizer;
       try {
-        return trainLayersModel(tf, handle, data, optimizer, resolved);
+        return trainLayersModel(tfjs(tf), inner(handle), data, optimizer, resolved);
       } finally {
         optimizer.dispose();
       }
     },
-    evaluate: (tf, handle, data) => evaluateLayersModel(tf, handle, data, chunkSize),
-    predict: (tf, handle, data) => predictLayersModel(tf, handle, data, chunkSize),
-    dispose: (handle) => handle.model.dispose(),
+    evaluate: (tf, handle, data) => evaluateLayersModel(tfjs(tf), inner(handle), data, chunkSize),
+    predict: (tf, handle, data) => predictLayersModel(tfjs(tf), inner(handle), data, chunkSize),
+    dispose: (handle) => inner(handle).model.dispose(),
   };
   return options.wireShapes === undefined ? kind : { ...kind, wireShapes: options.wireShapes };
 }
