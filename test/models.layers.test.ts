@@ -1,7 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isFednTfjsError, ShapeError, UsageError } from "../src/errors.js";
-import { checkLoopOptions } from "../src/kit/options.js";
 import type { Dataset } from "../src/kit/spec.js";
 import { kerasWeightNames, layersModel, layersToWire, wireToLayers } from "../src/models/layers.js";
 import { createRandom } from "../src/models/random.js";
@@ -227,17 +226,17 @@ describe("training, evaluation and prediction", () => {
 
 describe("options are checked inside the library", () => {
   it.each([
-    [{ batchSize: 0 }, "option batch_size must be a positive integer; found 0"],
-    [{ epochs: 1.5 }, "option epochs must be a positive integer; found 1.5"],
-    [{ lr: Number.NaN }, "option lr must be a positive number; found NaN"],
-    [{ seed: -1 }, "option seed must be an integer in 0..4294967295; found -1"],
-  ])("%o", (options, message) => {
-    expect(() => checkLoopOptions(options, { batchSize: 32, epochs: 1, lr: 0.001 })).toThrow(
-      UsageError,
-    );
-    expect(() => checkLoopOptions(options, { batchSize: 32, epochs: 1, lr: 0.001 })).toThrow(
-      message,
-    );
+    [{ batchSize: 0 }, "option --batch_size must be a positive integer; found 0"],
+    [{ lr: Number.NaN }, "option --lr must be a positive number; found NaN"],
+  ])("train refuses %o with a UsageError before any step", async (bad, message) => {
+    const handle = await kind.load(tf, await kind.init(tf, 3), "seed.npz");
+    const before = kind.save(tf, handle);
+    const options = { batchSize: 8, epochs: 1, lr: 0.01, shuffle: false, ...bad };
+    const train = () => kind.train(tf, handle, synthetic(20, 12, 3, 1), options);
+    expect(train).toThrow(UsageError);
+    expect(train).toThrow(message);
+    expect(kind.save(tf, handle)).toEqual(before);
+    kind.dispose(handle);
   });
 
   it("refuses an unknown loss when the kind is defined", () => {
