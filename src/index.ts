@@ -14,7 +14,16 @@ export {
   encodeNpz,
 } from "./codec/npz.js";
 // The data loaders
+export { type CsvDataOptions, csvData } from "./data/csv.js";
 export { type MnistNpzOptions, mnistNpz } from "./data/mnist-npz.js";
+export { type NpzDataOptions, type NpzKeys, npzData } from "./data/npz-data.js";
+export {
+  type Partition,
+  type PartitionOptions,
+  partitionDataset,
+  partitionRows,
+  shuffleDataset,
+} from "./data/partition.js";
 // Errors
 export {
   DataError,
@@ -69,6 +78,15 @@ export type {
 } from "./kit/spec.js";
 // The model kinds
 export { type DenseStackModel, type DenseStackOptions, denseStack } from "./models/dense.js";
+export { type KerasAdamOptions, kerasAdam } from "./models/keras-adam.js";
+export {
+  type LayersLoss,
+  type LayersModelHandle,
+  type LayersModelOptions,
+  layersModel,
+  layersToWire,
+  wireToLayers,
+} from "./models/layers.js";
 export type { DenseStackSpec } from "./models/layout.js";
 export { createRandom, type Random } from "./models/random.js";
 // TF.js backend (the kit chooses it; call this first when using TF.js yourself)
