@@ -19,6 +19,7 @@ describe("the public API", () => {
         "checkLoopOptions",
         "createPackage",
         "createRandom",
+        "csvData",
         "decodeModel",
         "decodeNpz",
         "defineComputePackage",
@@ -26,13 +27,20 @@ describe("the public API", () => {
         "encodeModel",
         "encodeNpz",
         "isFednTfjsError",
+        "layersModel",
+        "layersToWire",
         "loadModel",
         "mnistNpz",
+        "npzData",
+        "partitionDataset",
+        "partitionRows",
         "resolveTrainOptions",
         "runEntryPoint",
         "saveModel",
         "selectBackend",
+        "shuffleDataset",
         "simulateFederation",
+        "wireToLayers",
       ]
     `);
   });
