@@ -436,6 +436,9 @@ export function layersModel<T = unknown, Model = unknown>(
     return found;
   };
   const kind: ModelKind<LayersModelHandle<Model>, T> = {
+    // The layers API lives in the full TF.js package; imported here so a bundle holds it only
+    // for packages that use this kind.
+    tfjs: () => import("@tensorflow/tfjs") as Promise<unknown> as Promise<T>,
     init(tf, seed) {
       const model = options.build(tf, seed) as unknown as TF.LayersModel;
       try {
