@@ -182,21 +182,31 @@ function headOf(tf: typeof TF, model: TF.LayersModel): Head {
   };
 }
 
-/** Per-row cross-entropy `(rows,)` against `oneHot`, Keras's way for this head. */
-function rowLosses(
+/**
+ * One forward pass: per-row cross-entropy `(rows,)` against `oneHot`, Keras's way for this head,
+ * and the probabilities (the model's output).
+ */
+function forwardLosses(
   tf: typeof TF,
   head: Head,
   x: TF.Tensor,
   oneHot: TF.Tensor2D,
   training: boolean,
-): TF.Tensor1D {
+): { losses: TF.Tensor1D; probabilities: () => TF.Tensor2D } {
   if (head.logits !== undefined) {
-    return tf.neg(tf.sum<TF.Tensor1D>(tf.mul(oneHot, tf.logSoftmax(head.logits(x, training))), -1));
+    const logits = head.logits(x, training);
+    return {
+      losses: tf.neg(tf.sum<TF.Tensor1D>(tf.mul(oneHot, tf.logSoftmax(logits)), -1)),
+      probabilities: () => tf.softmax<TF.Tensor2D>(logits),
+    };
   }
   const p = head.probabilities(x, training);
   const normalised = tf.div(p, tf.sum(p, -1, true));
   const clipped = tf.clipByValue(normalised, KERAS_EPSILON, 1 - KERAS_EPSILON);
-  return tf.neg(tf.sum<TF.Tensor1D>(tf.mul(oneHot, tf.log(clipped)), -1));
+  return {
+    losses: tf.neg(tf.sum<TF.Tensor1D>(tf.mul(oneHot, tf.log(clipped)), -1)),
+    probabilities: () => p,
+  };
 }
 
 /** A loaded model: the `tf.LayersModel` and the per-row input shape it takes, e.g. [28, 28, 1]. */
@@ -308,7 +318,7 @@ function trainLayersModel(
         const x = inputBatch(tf, data, handle.inputShape, start, end, order);
         const y = oneHotBatch(tf, data, start, end, order);
         const value = optimizer.minimize(
-          () => tf.mean<TF.Scalar>(rowLosses(tf, handle.head, x, y, true)),
+          () => tf.mean<TF.Scalar>(forwardLosses(tf, handle.head, x, y, true).losses),
           true,
           variables,
         );
@@ -343,9 +353,9 @@ function evaluateLayersModel(
     const [losses, classes] = tf.tidy(() => {
       const x = inputBatch(tf, data, handle.inputShape, start, end);
       const y = oneHotBatch(tf, data, start, end);
-      const perRow = rowLosses(tf, handle.head, x, y, false);
-      const predicted = tf.argMax(handle.head.probabilities(x, false), -1);
-      return [perRow.dataSync() as Float32Array, predicted.dataSync() as Int32Array];
+      const { losses, probabilities } = forwardLosses(tf, handle.head, x, y, false);
+      const predicted = tf.argMax(probabilities(), -1);
+      return [losses.dataSync() as Float32Array, predicted.dataSync() as Int32Array];
     });
     for (let r = 0; r < losses.length; r++) {
       lossSum += losses[r]!;
