@@ -32,7 +32,14 @@ describe.skipIf(!existsSync(cli))(
       work = mkdtempSync(join(tmpdir(), "mnist-keras-pkg-"));
       mkdirSync(join(work, "pkg"));
       copyFileSync(join(example, "fedn.yaml"), join(work, "pkg", "fedn.yaml"));
-      fedn("package", "build", join(example, "entrypoint.ts"), "-o", join(work, "pkg", "dist"));
+      fedn(
+        "package",
+        "build",
+        join(example, "entrypoint.ts"),
+        "-o",
+        join(work, "pkg", "dist"),
+        "--no-minify",
+      );
       fedn("package", "create", "--path", "pkg", "--output", work);
       const all = await loadMnistPackage();
       const subset = {
