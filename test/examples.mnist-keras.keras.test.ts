@@ -10,15 +10,19 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import mnistKeras from "../examples/mnist-keras/package.js";
 import { sliceRows } from "../src/data/dataset.js";
 import { loadMnistPackage, saveDataset } from "../src/data/files.js";
+import { kerasAdam, layersModel } from "../src/index.js";
 import type { CliContext } from "../src/kit/cli.js";
-import { loadModel } from "../src/node/io.js";
+import type { Dataset } from "../src/kit/spec.js";
+import { loadModel, saveModel } from "../src/node/io.js";
 
 const PYTHON = process.env.FEDN_TFJS_KERAS_PYTHON;
-const ORACLE = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "keras_oracle.py");
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
+const ORACLE = join(FIXTURES, "keras_oracle.py");
 
 function kerasMissing(): string {
   if (PYTHON === undefined || PYTHON === "") {
@@ -108,5 +112,93 @@ describe.skipIf(missing !== "")(`examples/mnist-keras against real Keras ${missi
         }),
       );
     }
+  });
+
+  it("trains as Keras's fit does: same start, no dropout, in order, Adam, batch 32 (weights within 1e-4)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "keras-train-"));
+    const all = await loadMnistPackage();
+    const rows = 640;
+    const data = join(dir, "mnist.npz");
+    await saveDataset(
+      {
+        x_train: sliceRows(all.x_train, 0, rows),
+        y_train: sliceRows(all.y_train, 0, rows),
+        x_test: sliceRows(all.x_test, 0, 10),
+        y_test: sliceRows(all.y_test, 0, 10),
+      },
+      data,
+      1,
+    );
+    const kind = layersModel({
+      build: (t: typeof tf, seed: number) =>
+        t.sequential({
+          layers: [
+            t.layers.flatten({ inputShape: [28, 28, 1] }),
+            t.layers.dense({
+              units: 64,
+              activation: "relu",
+              kernelInitializer: t.initializers.glorotUniform({ seed }),
+            }),
+            t.layers.dense({
+              units: 32,
+              activation: "relu",
+              kernelInitializer: t.initializers.glorotUniform({ seed: seed + 1 }),
+            }),
+            t.layers.dense({
+              units: 10,
+              activation: "softmax",
+              kernelInitializer: t.initializers.glorotUniform({ seed: seed + 2 }),
+            }),
+          ],
+        }),
+      optimizer: (t: typeof tf, lr: number) => kerasAdam(t, lr),
+      loss: "categoricalCrossentropy",
+    });
+    const start = await kind.init(tf, 8);
+    await saveModel(start, join(dir, "start.npz"));
+    const oracle = spawnSync(
+      PYTHON!,
+      [
+        join(FIXTURES, "keras_train_oracle.py"),
+        data,
+        String(rows),
+        join(dir, "start.npz"),
+        join(dir, "keras.npz"),
+      ],
+      { encoding: "utf8" },
+    );
+    expect(oracle.status, oracle.stderr).toBe(0);
+    const keras = JSON.parse(oracle.stdout.trim().split("\n").pop()!) as { loss: number };
+    const x = new Uint8Array(all.x_train.data.subarray(0, rows * 784) as Uint8Array);
+    const y = Int32Array.from(all.y_train.data.subarray(0, rows) as Uint8Array);
+    const set: Dataset = {
+      x,
+      scale: 1 / 255,
+      features: 784,
+      inputShape: [28, 28],
+      y,
+      classes: 10,
+      count: rows,
+    };
+    const handle = await kind.load(tf, start, "start.npz");
+    const result = await kind.train(tf, handle, set, {
+      batchSize: 32,
+      epochs: 1,
+      lr: 0.001,
+      shuffle: false,
+    });
+    const ours = kind.save(tf, handle);
+    kind.dispose(handle);
+    const theirs = await loadModel(join(dir, "keras.npz"));
+    let worst = 0;
+    for (const [i, w] of ours.entries()) {
+      for (let k = 0; k < w.data.length; k++)
+        worst = Math.max(worst, Math.abs(Number(w.data[k]) - Number(theirs[i]!.data[k])));
+    }
+    expect(worst).toBeLessThan(1e-4);
+    // Keras's fit reports the mean of the epoch's batch losses; with 20 full batches so do we.
+    expect(Math.abs(result.loss! - keras.loss)).toBeLessThan(1e-4);
+    if (process.env.FEDN_TFJS_KERAS_REPORT === "1")
+      console.log(JSON.stringify({ worst, ours: result.loss, keras: keras.loss }));
   });
 });

@@ -27,6 +27,7 @@ describe("the public API", () => {
         "encodeModel",
         "encodeNpz",
         "isFednTfjsError",
+        "kerasAdam",
         "layersModel",
         "layersToWire",
         "loadModel",

@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isFednTfjsError, ShapeError, UsageError } from "../src/errors.js";
 import type { Dataset } from "../src/kit/spec.js";
+import { kerasAdam } from "../src/models/keras-adam.js";
 import { kerasWeightNames, layersModel, layersToWire, wireToLayers } from "../src/models/layers.js";
 import { createRandom } from "../src/models/random.js";
 import { selectBackend } from "../src/node/backend.js";
@@ -249,5 +250,33 @@ describe("options are checked inside the library", () => {
     ).toThrow(
       'layersModel: loss must be one of categoricalCrossentropy, sparseCategoricalCrossentropy; found "mse"',
     );
+  });
+});
+
+describe("kerasAdam", () => {
+  it("steps as Keras's Adam formula, tiny gradients included, and releases its slots", () => {
+    const c = [1, 1e-6, -3];
+    const w = tf.variable(tf.tensor1d([0.5, 0.5, 0.5]));
+    const before = tf.memory().numTensors;
+    const optimizer = kerasAdam(tf, 0.01) as tf.Optimizer;
+    const expected = [0.5, 0.5, 0.5];
+    const m = [0, 0, 0];
+    const v = [0, 0, 0];
+    for (let step = 1; step <= 3; step++) {
+      optimizer.minimize(() => tf.sum(tf.mul(w, tf.tensor1d(c))) as tf.Scalar, false, [w]);
+      const alpha = (0.01 * Math.sqrt(1 - 0.999 ** step)) / (1 - 0.9 ** step);
+      for (let k = 0; k < 3; k++) {
+        m[k]! += (c[k]! - m[k]!) * 0.1;
+        v[k]! += (c[k]! ** 2 - v[k]!) * 0.001;
+        expected[k]! -= (alpha * m[k]!) / (Math.sqrt(v[k]!) + 1e-7);
+      }
+    }
+    const got = [...w.dataSync()];
+    for (let k = 0; k < 3; k++) expect(got[k]).toBeCloseTo(expected[k]!, 6);
+    // TF.js's own Adam takes a much larger step on the tiny gradient (epsilon after correction).
+    expect(0.5 - got[1]!).toBeLessThan(0.5 * 0.03);
+    optimizer.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    w.dispose();
   });
 });

@@ -10,7 +10,7 @@
  * bundler follows; a package of your own imports `"fedn-tfjs"` instead.
  */
 import type * as TF from "@tensorflow/tfjs";
-import { defineComputePackage, layersModel, npzData } from "../../src/index.js";
+import { defineComputePackage, kerasAdam, layersModel, npzData } from "../../src/index.js";
 
 export default defineComputePackage({
   name: "mnist-keras",
@@ -33,7 +33,8 @@ export default defineComputePackage({
         ],
       });
     },
-    optimizer: (tf: typeof TF, lr: number) => tf.train.adam(lr),
+    // Keras's Adam update, step for step (TF.js's tf.train.adam places epsilon differently).
+    optimizer: (tf: typeof TF, lr: number) => kerasAdam(tf, lr),
     loss: "categoricalCrossentropy",
     metrics: ["accuracy"],
   }),
