@@ -11,8 +11,8 @@
 import type * as TF from "@tensorflow/tfjs";
 import { formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
 import { ShapeError, UsageError } from "../errors.js";
-import { checkLoopOptions } from "../kit/options.js";
 import type { Dataset, ModelKind, TrainLoopOptions, TrainResult } from "../kit/spec.js";
+import { checkLoopOptions } from "./loop-options.js";
 import { createRandom, permutation, randomSeed } from "./random.js";
 
 /**
