@@ -17,13 +17,7 @@ export {
 export { type CsvDataOptions, csvData } from "./data/csv.js";
 export { type MnistNpzOptions, mnistNpz } from "./data/mnist-npz.js";
 export { type NpzDataOptions, type NpzKeys, npzData } from "./data/npz-data.js";
-export {
-  type Partition,
-  type PartitionOptions,
-  partitionDataset,
-  partitionRows,
-  shuffleDataset,
-} from "./data/partition.js";
+export { type Partition, type PartitionOptions, partitionRows } from "./data/partition.js";
 // Errors
 export {
   DataError,

@@ -33,13 +33,11 @@ describe("the public API", () => {
         "loadModel",
         "mnistNpz",
         "npzData",
-        "partitionDataset",
         "partitionRows",
         "resolveTrainOptions",
         "runEntryPoint",
         "saveModel",
         "selectBackend",
-        "shuffleDataset",
         "simulateFederation",
         "wireToLayers",
       ]
