@@ -14,8 +14,9 @@ import { createRandom, permutation, type Random } from "../models/random.js";
 import { DATASET_KEYS, type Dataset } from "./dataset.js";
 import { rowsPerClient, splitDataset } from "./split.js";
 
-export const PARTITIONS = ["contiguous", "iid", "dirichlet"] as const;
-export type Partition = (typeof PARTITIONS)[number];
+/** How rows are dealt to clients (see the module comment). */
+export type Partition = "contiguous" | "iid" | "dirichlet";
+export const PARTITIONS: readonly Partition[] = ["contiguous", "iid", "dirichlet"];
 
 export interface PartitionOptions {
   /** @default "contiguous" */
