@@ -11,6 +11,7 @@ import packageCreate from "../tools/package.js";
 import packageBuild from "../tools/package-build.js";
 import run from "../tools/run.js";
 import simulate from "../tools/simulate.js";
+import clientStart, { fednClientArgv } from "../tools/client.js";
 import { VERSION } from "../version.js";
 
 const program = {
@@ -18,11 +19,12 @@ const program = {
   version: VERSION,
   describe: "Tools for FEDn compute packages written in TypeScript on TensorFlow.js.",
   // The drop-in entry point's commands too, so `npx fedn-tfjs train in out` works from any folder.
-  commands: [inspect, data, packageCreate, packageBuild, run, simulate, ...mnist.commands],
+  commands: [inspect, data, packageCreate, packageBuild, run, simulate, clientStart, ...mnist.commands],
 };
 
-const argv = process.argv.slice(2);
-// `run` and `simulate` own a child process group and temporary files: SIGTERM/SIGINT go to
+// FEDn's `-in FILE` (client start) becomes `--init FILE` before parsing.
+const argv = fednClientArgv(process.argv.slice(2));
+// `run`, `simulate` and `client start` own a child process group and temporary files: SIGTERM/SIGINT go to
 // them through an AbortSignal (they forward it, wait, clean up, and exit 128+signal); every
 // other command keeps Node's default of dying at once.
 const controller = new AbortController();
