@@ -14,7 +14,7 @@ import { sleep } from "./log.js";
 
 /** FEDn's REQUEST_TIMEOUT for every controller call. */
 const REQUEST_TIMEOUT_MS = 10_000;
-/** FEDn retries a 203 ("no compute package yet") every 3 s. */
+/** FEDn retries a 203 ("no compute package yet") every 3 s (sooner with a shorter retry interval). */
 const PACKAGE_MISSING_RETRY_MS = 3000;
 
 /** An HTTP answer, body read whole. */
@@ -204,7 +204,7 @@ export class Controller {
         this.log.info(
           `Connect to FEDn Api - ${message(answer) || "try again later"}. Retrying in 3 seconds`,
         );
-        await sleep(PACKAGE_MISSING_RETRY_MS, signal);
+        await sleep(Math.min(PACKAGE_MISSING_RETRY_MS, this.config.retryMs), signal);
         continue;
       }
       if (answer.status === 200) {

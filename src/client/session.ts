@@ -276,7 +276,6 @@ class Session {
     while (!this.done.aborted) {
       try {
         await this.unary(this.connector, "SendHeartbeat", { sender: this.me });
-        this.log.debug("GRPC: heartbeat sent");
         this.failures = 0;
         await sleep(this.config.heartbeatMs, this.done);
       } catch (error) {
@@ -545,6 +544,10 @@ class Session {
     error: unknown,
   ): Promise<void> {
     const reason = (error as Error).message.split("\n")[0];
+    if (this.done.aborted) {
+      this.log.info(`Task for model_id ${request.model_id} stopped: the client is shutting down`);
+      return Promise.resolve();
+    }
     this.summary.failed++;
     this.options.onEvent?.({
       type: "task",
@@ -555,7 +558,6 @@ class Session {
     });
     const what = { train: "training", validate: "validation", predict: "prediction" }[kind];
     this.log.error(`Could not process ${what} request for model_id ${request.model_id}: ${reason}`);
-    if (this.done.aborted) return Promise.resolve();
     return this.sendStatus(
       `Client ${this.config.name} failed to complete model ${what}: ${reason}`,
       kind === "train" ? LogLevel.ERROR : LogLevel.WARNING,
