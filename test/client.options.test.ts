@@ -3,7 +3,7 @@
  * (`fedn/cli/client_cmd.py`, `fedn/network/clients/fedn_client.py: connect_to_api`,
  * `connect.py: refresh_token`, `package_runtime.py`), plus a TLS channel with call credentials.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -221,6 +221,59 @@ describe("assignment answers", () => {
       );
     } finally {
       await controller.stop();
+    }
+  });
+});
+
+describe("the bin", () => {
+  it("stops cleanly on SIGTERM: the stream is closed and the summary printed", async () => {
+    const combiner = new FakeCombiner();
+    const port = await combiner.start();
+    const pkg = join(dir, "bin-pkg");
+    await mkdir(pkg, { recursive: true });
+    await writeFile(join(pkg, "fedn.yaml"), "entry_points:\n  train:\n    command: 'false'\n");
+    const bin = resolve(import.meta.dirname, "..", "dist", "cli.js");
+    const child = spawn(
+      "node",
+      [
+        bin,
+        "client",
+        "start",
+        "--combiner",
+        "127.0.0.1",
+        "--combiner-port",
+        String(port),
+        "--package-path",
+        pkg,
+        "--name",
+        "bin1",
+        "-i",
+        "bin-id",
+      ],
+      { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((ok) => child.on("close", (code) => ok(code)));
+    try {
+      await combiner.waitFor("TaskStream", (c) => c.metadata.client === "bin-id", 0, 20_000);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(stdout).toMatch(
+        /^0 model update\(s\), 0 validation\(s\), 0 prediction\(s\), 0 failed task\(s\), 0 reconnect\(s\)$/m,
+      );
+      expect(stderr).toMatch(/SIGTERM: stopping/);
+      expect(stderr).toMatch(/\[INFO\] Client stopped\./);
+      await combiner.waitFor("TaskStream.cancelled", () => true, 0, 5000);
+    } finally {
+      child.kill("SIGKILL");
+      combiner.kill();
     }
   });
 });
