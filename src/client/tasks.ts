@@ -100,6 +100,9 @@ export async function packageTasks(
     try {
       await writeFile(input, model);
       options.info?.(`Running command: ${config.entryPoints[entry] ?? entry} <in> <out>`);
+      // The runner resolves with the status of a stopped command, or (when the stop came before
+      // the command started) throws the abort reason: both are a timeout when only it fired.
+      const timedOut = () => timeout?.aborted === true && !signal.aborted;
       const result = await runEntryPoint({
         entry,
         path: location.dir,
@@ -109,15 +112,12 @@ export async function packageTasks(
         stdout: options.stdout,
         stderr: options.stderr,
         signal: stop,
+      }).catch((error: unknown) => {
+        if (timedOut()) throw failure(entry, null, null, true, options.timeoutMs);
+        throw error;
       });
       if (result.exitCode !== 0) {
-        throw failure(
-          entry,
-          result.exitCode,
-          result.signal,
-          timeout?.aborted === true && !signal.aborted,
-          options.timeoutMs,
-        );
+        throw failure(entry, result.exitCode, result.signal, timedOut(), options.timeoutMs);
       }
       options.info?.(`Done executing ${entry}`);
       return { output: result.output as string, seconds: result.seconds };

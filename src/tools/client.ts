@@ -21,6 +21,7 @@ export default defineCommand({
   name: "client start",
   describe: "Join a FEDn network as a client, with only Node: FEDn's `fedn client start`",
   positionals: [],
+  interruptible: true,
   options: {
     api_url: { type: "string", alias: "u", describe: "The FEDn controller (API) URL or host" },
     api_port: { type: "number", alias: "p", describe: "The controller's port" },
@@ -99,7 +100,7 @@ export default defineCommand({
         option: "package_path",
       });
     }
-    const signal = ctx.interrupt?.() ?? new AbortController().signal;
+    const signal = ctx.signal ?? new AbortController().signal;
     const summary = await startClient({
       apiUrl: args.api_url,
       apiPort: args.api_port,
