@@ -11,10 +11,12 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/scaffold.js";
 import { startClient } from "../src/client/client.js";
 import type { SessionSummary } from "../src/client/session.js";
 import { type Dataset, sliceRows } from "../src/data/dataset.js";
 import { loadMnistPackage, saveDataset } from "../src/data/files.js";
+import { mnistProgram } from "../src/mnist/commands.js";
 import { createPackage } from "../src/package/create.js";
 import {
   FakeCombiner,
@@ -403,6 +405,66 @@ print(len(sys.argv) - 1)
       await running.catch(() => undefined);
       combiner.kill();
       await controller.stop();
+    }
+  });
+});
+
+describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process package", () => {
+  it("trains and validates in this process with FEDn's files and checks", async () => {
+    const combiner = new FakeCombiner();
+    const port = await combiner.start();
+    const pkg = join(dir, "inproc");
+    await mkdir(pkg, { recursive: true });
+    await writeFile(join(pkg, "fedn.yaml"), "entry_points:\n  train:\n    command: 'false'\n");
+    const stop = new AbortController();
+    const log: string[] = [];
+    const running = startClient({
+      combiner: "127.0.0.1",
+      combinerPort: port,
+      name: "node1",
+      clientId: CLIENT_ID,
+      localPackage: pkg,
+      retryInterval: 0.05,
+      telemetryInterval: 0,
+      // The MNIST drop-in's program, run by runCli in this process (kit's ComputePackage.run shape).
+      inProcess: { run: (argv, ctx) => runCli(mnistProgram, argv, ctx) },
+      signal: stop.signal,
+      env: { ...process.env, FEDN_DATA_PATH: join(dir, "data.npz") },
+      cwd: dir,
+      log: { write: (t: string) => log.push(t) },
+    });
+    try {
+      await until("the task stream", () => combiner.subscribed(CLIENT_ID));
+      combiner.models.set("seed", seed);
+      combiner.send(CLIENT_ID, {
+        model_id: "seed",
+        type: 2,
+        data: JSON.stringify({ round_id: "1", client_settings: { batch_size: 50 } }),
+        session_id: "s",
+      });
+      const update = await combiner.waitFor("SendModelUpdate");
+      const meta = JSON.parse(wireString(wireFields(update.raw), 7) as string);
+      expect(meta.training_metadata).toMatchObject({ num_examples: 200, batch_size: 50 });
+      const id = wireString(wireFields(update.raw), 4) as string;
+      await writeFile(join(dir, "inproc.npz"), combiner.models.get(id) as Buffer);
+      const shapes = python(
+        "z = np.load(sys.argv[1]); print([list(z[str(i)].shape) for i in range(6)], z['0'].dtype)",
+        [join(dir, "inproc.npz")],
+      );
+      expect(shapes.trim()).toBe("[[64, 784], [64], [32, 64], [32], [10, 32], [10]] float32");
+      combiner.send(CLIENT_ID, { model_id: id, type: 4, session_id: "s" });
+      const validation = await combiner.waitFor("SendModelValidation");
+      expect(
+        JSON.parse(wireString(wireFields(validation.raw), 4) as string).test_accuracy,
+      ).toBeGreaterThanOrEqual(0);
+      expect(log.join("")).toContain("Running train in process");
+    } catch (error) {
+      (error as Error).message += `\n--- client log (tail) ---\n${log.join("").slice(-3000)}`;
+      throw error;
+    } finally {
+      stop.abort();
+      await running.catch(() => undefined);
+      combiner.kill();
     }
   });
 });

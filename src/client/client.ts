@@ -5,7 +5,7 @@
  * serve the combiner's tasks until the signal aborts. No `process` here: the bin wires signals
  * to the `AbortSignal` and streams to the writers.
  */
-import { stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { IoError } from "../errors.js";
 import { unpackPackage, type Writer } from "../run.js";
 import { type ClientOptions, resolveClientConfig } from "./config.js";
@@ -18,6 +18,8 @@ import {
   type SessionSummary,
 } from "./session.js";
 import {
+  type InProcessPackage,
+  inProcessTasks,
   type PackageTaskOptions,
   packageTasks,
   runStartup,
@@ -39,6 +41,12 @@ export interface StartClientOptions extends ClientOptions {
   /** The entry points' own output. @default the log sink */
   stdout?: Writer | undefined;
   stderr?: Writer | undefined;
+  /**
+   * Run train/validate/predict inside this process with this package's `run` (a
+   * `defineComputePackage` package) instead of the `fedn.yaml` commands; `startup` still runs as
+   * FEDn runs it. Library only for now.
+   */
+  inProcess?: InProcessPackage | undefined;
   /** Watches the session (tests). */
   onEvent?:
     | ((event: SessionEvent | { type: "ready"; packageDir: string; clientId: string }) => void)
@@ -56,20 +64,16 @@ export function combinerTarget(
   return { address: `${host}:${port}`, name: assignment.host, secure: secure ?? port === 443 };
 }
 
-async function localPackage(path: string, options: PackageTaskOptions): Promise<TaskRunner> {
+/** The package folder to run: a local folder as it is, a `.tgz` unpacked (owned: removed after). */
+async function localPackage(path: string): Promise<{ dir: string; owned: boolean }> {
   const info = await stat(path).catch((error: Error) => {
     throw new IoError(`local package ${path} cannot be read: ${error.message}`, {
       file: path,
       option: "local_package",
     });
   });
-  if (info.isDirectory()) return packageTasks(path, options);
-  const dir = await unpackPackage(path);
-  return packageTasks(dir, options, true).catch(async (error) => {
-    const { rm } = await import("node:fs/promises");
-    await rm(dir, { recursive: true, force: true });
-    throw error;
-  });
+  if (info.isDirectory()) return { dir: path, owned: false };
+  return { dir: await unpackPackage(path), owned: true };
 }
 
 /** Runs a FEDn client until `signal` aborts; resolves with what the session did. */
@@ -109,16 +113,20 @@ export async function startClient(options: StartClientOptions): Promise<SessionS
     timeoutMs: config.taskTimeoutMs,
     info: (m) => log.info(m),
   };
-  let runner: TaskRunner;
+  let pkg: { dir: string; owned: boolean };
   if (config.localPackage !== undefined) {
-    runner = await localPackage(config.localPackage, taskOptions);
+    pkg = await localPackage(config.localPackage);
   } else {
-    const pkg = await controller.downloadPackage(signal);
-    const dir = await unpackDownloaded(pkg.fileName, pkg.bytes);
-    runner = await packageTasks(dir, taskOptions, true);
-    log.info(`Compute package unpacked to: ${runner.dir}`);
+    const download = await controller.downloadPackage(signal);
+    pkg = { dir: await unpackDownloaded(download.fileName, download.bytes), owned: true };
+    log.info(`Compute package unpacked to: ${pkg.dir}`);
   }
   try {
+    const files = await packageTasks(pkg.dir, taskOptions);
+    const runner: TaskRunner =
+      options.inProcess === undefined
+        ? files
+        : inProcessTasks(options.inProcess, files.dir, taskOptions);
     if (!(await runStartup(runner.dir, taskOptions, signal))) {
       log.info("No startup command found in package. Continuing.");
     }
@@ -136,7 +144,7 @@ export async function startClient(options: StartClientOptions): Promise<SessionS
       onEvent: options.onEvent,
     });
   } finally {
-    await runner.close();
+    if (pkg.owned) await rm(pkg.dir, { recursive: true, force: true });
     log.info("Client stopped.");
   }
 }

@@ -4,14 +4,24 @@
  * - `packageTasks`: the package's `fedn.yaml` commands, run exactly as FEDn's Dispatcher runs
  *   them (`fedn/utils/dispatcher.py: run_cmd`, `client_v2.py: _process_training_request` and
  *   friends), through `src/run.ts`'s runner, which also checks the outputs;
- * - an in-process package (`defineComputePackage`, next): the same interface implemented by
- *   calling the package's functions, so the model can stay in memory between rounds.
+ * - `inProcessTasks`: a package whose commands can run inside this process (a
+ *   `defineComputePackage` package's `run(argv, ctx)`), with the same files and the same checks
+ *   but no Node start-up and TF.js loaded once for all rounds. Next: keep the model itself in
+ *   memory between rounds, and per-step metrics through `SendModelMetric`.
  */
 import { readFile, rm, writeFile } from "node:fs/promises";
+import type { CliContext } from "../cli/scaffold.js";
 import { DataError, FormatError, IoError } from "../errors.js";
 import { getTmpPath, parsePythonJson } from "../io.js";
 import { findPackage, loadPackageConfig } from "../package/config.js";
-import { runEntryPoint, unpackPackage, type Writer } from "../run.js";
+import {
+  checkPredictOutput,
+  checkTrainOutput,
+  checkValidateOutput,
+  runEntryPoint,
+  unpackPackage,
+  type Writer,
+} from "../run.js";
 
 /** A trained model and the training metadata (`<out>-metadata`, holds `num_examples`). */
 export interface TrainOutput {
@@ -38,8 +48,6 @@ export interface TaskRunner {
   validate(model: Uint8Array, signal: AbortSignal): Promise<Record<string, unknown>>;
   /** `predict <in> <out>`: a JSON object. */
   predict(model: Uint8Array, signal: AbortSignal): Promise<Record<string, unknown>>;
-  /** Releases what the runner holds (an unpacked package folder). */
-  close(): Promise<void>;
 }
 
 /** Options of `packageTasks`. */
@@ -75,11 +83,7 @@ function failure(
  * Runs a package folder's entry points as FEDn's client does. The folder is the one that holds
  * `fedn.yaml` (or `scaleout.yaml`).
  */
-export async function packageTasks(
-  dir: string,
-  options: PackageTaskOptions,
-  ownsDir = false,
-): Promise<TaskRunner> {
+export async function packageTasks(dir: string, options: PackageTaskOptions): Promise<TaskRunner> {
   const location = await findPackage(dir);
   const config = await loadPackageConfig(location.file);
   for (const entry of ["train", "validate", "predict"]) {
@@ -172,8 +176,97 @@ export async function packageTasks(
         await rm(output, { force: true });
       }
     },
-    async close() {
-      if (ownsDir) await rm(dir, { recursive: true, force: true });
+  };
+}
+
+/** A package that runs its commands in this process (`defineComputePackage`'s `run` has this shape). */
+export interface InProcessPackage {
+  /** Runs one command line (`["train", "<in>", "<out>"]`) with `ctx`; resolves with the exit status. */
+  run(argv: readonly string[], ctx: CliContext): Promise<number>;
+}
+
+/**
+ * The tasks of an in-process package, with FEDn's files: the model in a fresh `.npz`, the client
+ * settings in `<in>-metadata`, the outputs pre-created empty and checked as FEDn's client reads
+ * them. The commands run with `dir` as their working folder. An in-process command cannot be
+ * stopped half-way: on shutdown or timeout its result is dropped when it returns.
+ */
+export function inProcessTasks(
+  pkg: InProcessPackage,
+  dir: string,
+  options: PackageTaskOptions,
+): TaskRunner {
+  const run = async (
+    entry: "train" | "validate" | "predict",
+    model: Uint8Array,
+    signal: AbortSignal,
+    read: (input: string, output: string) => Promise<unknown>,
+    clientSettings?: Record<string, unknown>,
+  ) => {
+    const input = getTmpPath(".npz");
+    const output = getTmpPath(entry === "train" ? ".npz" : "");
+    const temps = [input, `${input}-metadata`, output, `${output}-metadata`];
+    try {
+      await writeFile(input, model);
+      if (clientSettings !== undefined)
+        await writeFile(`${input}-metadata`, JSON.stringify(clientSettings));
+      options.info?.(`Running ${entry} in process`);
+      const start = performance.now();
+      const ctx: CliContext = {
+        stdout: options.stdout ?? { write: () => true },
+        stderr: options.stderr ?? { write: () => true },
+        env: options.env,
+        cwd: dir,
+        signal,
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<"timeout">((ok) => {
+        if (options.timeoutMs !== undefined)
+          timer = setTimeout(() => ok("timeout"), options.timeoutMs);
+      });
+      const status = await Promise.race([pkg.run([entry, input, output], ctx), timeout]).finally(
+        () => clearTimeout(timer),
+      );
+      if (status === "timeout") throw failure(entry, null, null, true, options.timeoutMs);
+      if (status !== 0) throw failure(entry, status, null, false);
+      const seconds = (performance.now() - start) / 1000;
+      if (entry === "train") await checkTrainOutput(input, output);
+      else if (entry === "validate") await checkValidateOutput(output);
+      else await checkPredictOutput(output);
+      options.info?.(`Done executing ${entry}`);
+      return { value: await read(input, output), seconds };
+    } finally {
+      for (const t of temps) await rm(t, { force: true });
+    }
+  };
+  const readJson = async (path: string): Promise<Record<string, unknown>> =>
+    parsePythonJson(await readFile(path, "utf8")) as Record<string, unknown>;
+  return {
+    dir,
+    async train(model, clientSettings, signal) {
+      const { value, seconds } = await run(
+        "train",
+        model,
+        signal,
+        async (_input, output) => ({
+          model: new Uint8Array(await readFile(output)),
+          metadata: await readJson(`${output}-metadata`),
+        }),
+        clientSettings,
+      );
+      return { ...(value as { model: Uint8Array; metadata: Record<string, unknown> }), seconds };
+    },
+    async validate(model, signal) {
+      return (await run("validate", model, signal, (_i, o) => readJson(o))).value as Record<
+        string,
+        unknown
+      >;
+    },
+    async predict(model, signal) {
+      return (await run("predict", model, signal, (_i, o) => readJson(o))).value as Record<
+        string,
+        unknown
+      >;
     },
   };
 }
