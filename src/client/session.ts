@@ -136,7 +136,8 @@ class Session {
   private readonly signal: AbortSignal;
   private readonly queue: TaskRequest[] = [];
   private wake: (() => void) | undefined;
-  private failures = 0;
+  /** Failures in a row, per loop: each loop backs off on its own; a heartbeat that gets through resets all. */
+  private readonly failures = { call: 0, heartbeat: 0, stream: 0 };
   private fatal: Error | undefined;
   private readonly summary: SessionSummary = {
     updates: 0,
@@ -200,9 +201,9 @@ class Session {
     this.models = new this.services.ModelService(address, this.credentials, channelOptions);
   }
 
-  private backoff(): number {
-    const base = Math.min(this.config.retryMs * 2 ** this.failures, this.config.retryMs * 16);
-    this.failures++;
+  private backoff(loop: keyof Session["failures"]): number {
+    const n = this.failures[loop]++;
+    const base = Math.min(this.config.retryMs * 2 ** n, this.config.retryMs * 16);
     return base * (0.9 + 0.2 * Math.random());
   }
 
@@ -256,7 +257,7 @@ class Session {
           (e.code !== undefined && RETRY_CODES.has(e.code)) ||
           (e.code === 2 && e.details === "Stream removed");
         if (this.done.aborted || !again || n >= tries) throw error;
-        const wait = this.backoff();
+        const wait = this.backoff("call");
         this.log.warning(
           `GRPC (${what}): Server unavailable. Retrying in approx ${(wait / 1000).toFixed(1)} seconds.`,
         );
@@ -276,7 +277,9 @@ class Session {
     while (!this.done.aborted) {
       try {
         await this.unary(this.connector, "SendHeartbeat", { sender: this.me });
-        this.failures = 0;
+        this.failures.call = 0;
+        this.failures.heartbeat = 0;
+        this.failures.stream = 0;
         await sleep(this.config.heartbeatMs, this.done);
       } catch (error) {
         if (this.done.aborted) return;
@@ -290,7 +293,7 @@ class Session {
           );
           return;
         }
-        const wait = this.backoff();
+        const wait = this.backoff("heartbeat");
         this.log.warning(
           `GRPC (SendHeartbeat): Server unavailable. Retrying in approx ${(wait / 1000).toFixed(1)} seconds.`,
         );
@@ -359,7 +362,7 @@ class Session {
       }
       const why =
         reason === undefined ? "the combiner ended the stream" : reason.details || reason.message;
-      const wait = this.backoff();
+      const wait = this.backoff("stream");
       this.log.warning(
         `GRPC (TaskStream): ${why}. Reconnecting in approx ${(wait / 1000).toFixed(1)} seconds.`,
       );
