@@ -25,4 +25,4 @@ COPY --from=build /src/dist ./dist
 # The client unpacks the package into a private temporary folder and works from here.
 WORKDIR /work
 USER node
-ENTRYPOINT ["node", "/app/dist/cli.js", "client", "start"]
+ENTRYPOINT ["node", "/app/dist/bin/cli.js", "client", "start"]

@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/scaffold.js";
 import { startClient } from "../src/client/client.js";
 import { completeApiUrl, resolveClientConfig } from "../src/client/config.js";
 import { Controller } from "../src/client/controller.js";
 import { fednLogger } from "../src/client/log.js";
+import { runCli } from "../src/kit/cli.js";
 import clientStart, { fednClientArgv } from "../src/tools/client.js";
 import { FakeCombiner, FakeController, wireFields, wireString } from "./fixtures/fedn-fakes.js";
 
@@ -232,7 +232,7 @@ describe("the bin", () => {
     const pkg = join(dir, "bin-pkg");
     await mkdir(pkg, { recursive: true });
     await writeFile(join(pkg, "fedn.yaml"), "entry_points:\n  train:\n    command: 'false'\n");
-    const bin = resolve(import.meta.dirname, "..", "dist", "cli.js");
+    const bin = resolve(import.meta.dirname, "..", "dist", "bin", "cli.js");
     const child = spawn(
       "node",
       [

@@ -11,13 +11,12 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/scaffold.js";
 import { startClient } from "../src/client/client.js";
 import type { SessionSummary } from "../src/client/session.js";
 import { type Dataset, sliceRows } from "../src/data/dataset.js";
 import { loadMnistPackage, saveDataset } from "../src/data/files.js";
-import { mnistProgram } from "../src/mnist/commands.js";
-import { createPackage } from "../src/package/create.js";
+import mnist from "../src/mnist/package.js";
+import { createPackage } from "../src/tools/archive.js";
 import {
   FakeCombiner,
   FakeController,
@@ -28,7 +27,7 @@ import {
 import { numpyMissing, python } from "./fixtures/python.js";
 
 const repo = resolve(import.meta.dirname, "..");
-const entrypoint = join(repo, "dist", "entrypoint.js");
+const entrypoint = join(repo, "dist", "bin", "entrypoint.js");
 const CLIENT_ID = "3f0c7a4e-client-one";
 const TOKEN = "secret-token";
 
@@ -426,8 +425,8 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       localPackage: pkg,
       retryInterval: 0.05,
       telemetryInterval: 0,
-      // The MNIST drop-in's program, run by runCli in this process (kit's ComputePackage.run shape).
-      inProcess: { run: (argv, ctx) => runCli(mnistProgram, argv, ctx) },
+      // The MNIST drop-in itself: a kit ComputePackage, its `run` called in this process.
+      inProcess: mnist,
       signal: stop.signal,
       env: { ...process.env, FEDN_DATA_PATH: join(dir, "data.npz") },
       cwd: dir,

@@ -5,13 +5,13 @@
  */
 import { commandOf, processContext, runCli } from "../kit/cli.js";
 import mnist from "../mnist/package.js";
+import clientStart, { fednClientArgv } from "../tools/client.js";
 import data from "../tools/data.js";
 import inspect from "../tools/inspect.js";
 import packageCreate from "../tools/package.js";
 import packageBuild from "../tools/package-build.js";
 import run from "../tools/run.js";
 import simulate from "../tools/simulate.js";
-import clientStart, { fednClientArgv } from "../tools/client.js";
 import { VERSION } from "../version.js";
 
 const program = {
@@ -19,7 +19,16 @@ const program = {
   version: VERSION,
   describe: "Tools for FEDn compute packages written in TypeScript on TensorFlow.js.",
   // The drop-in entry point's commands too, so `npx fedn-tfjs train in out` works from any folder.
-  commands: [inspect, data, packageCreate, packageBuild, run, simulate, clientStart, ...mnist.commands],
+  commands: [
+    inspect,
+    data,
+    packageCreate,
+    packageBuild,
+    run,
+    simulate,
+    clientStart,
+    ...mnist.commands,
+  ],
 };
 
 // FEDn's `-in FILE` (client start) becomes `--init FILE` before parsing.

@@ -7,7 +7,7 @@
  */
 import { rm, stat } from "node:fs/promises";
 import { IoError } from "../errors.js";
-import { unpackPackage, type Writer } from "../run.js";
+import { unpackPackage, type Writer } from "../tools/entry-point.js";
 import { type ClientOptions, resolveClientConfig } from "./config.js";
 import { type Assignment, Controller } from "./controller.js";
 import { fednLogger, type Logger } from "./log.js";

@@ -16,8 +16,8 @@
 import { randomUUID } from "node:crypto";
 import { cpus, freemem, totalmem } from "node:os";
 import type * as Grpc from "@grpc/grpc-js";
+import { toPythonJson } from "../codec/pyjson.js";
 import { IoError, UsageError } from "../errors.js";
-import { toPythonJson } from "../io.js";
 import type { ClientConfig } from "./config.js";
 import type { Logger } from "./log.js";
 import { sleep } from "./log.js";

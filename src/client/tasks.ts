@@ -3,17 +3,20 @@
  * model and hand back what FEDn's client would read. Two shapes share one interface:
  * - `packageTasks`: the package's `fedn.yaml` commands, run exactly as FEDn's Dispatcher runs
  *   them (`fedn/utils/dispatcher.py: run_cmd`, `client_v2.py: _process_training_request` and
- *   friends), through `src/run.ts`'s runner, which also checks the outputs;
+ *   friends), through `src/tools/entry-point.ts`'s runner, which also checks the outputs;
  * - `inProcessTasks`: a package whose commands can run inside this process (a
  *   `defineComputePackage` package's `run(argv, ctx)`), with the same files and the same checks
  *   but no Node start-up and TF.js loaded once for all rounds. Next: keep the model itself in
  *   memory between rounds, and per-step metrics through `SendModelMetric`.
  */
 import { readFile, rm, writeFile } from "node:fs/promises";
-import type { CliContext } from "../cli/scaffold.js";
+import { parsePythonJson } from "../codec/pyjson.js";
 import { DataError, FormatError, IoError } from "../errors.js";
-import { getTmpPath, parsePythonJson } from "../io.js";
-import { findPackage, loadPackageConfig } from "../package/config.js";
+import { findPackage, loadPackageConfig } from "../fedn/config.js";
+import { metadataPathOf } from "../fedn/settings.js";
+import type { CliContext } from "../kit/cli.js";
+import type { ComputePackage } from "../kit/program.js";
+import { getTmpPath } from "../node/io.js";
 import {
   checkPredictOutput,
   checkTrainOutput,
@@ -21,7 +24,7 @@ import {
   runEntryPoint,
   unpackPackage,
   type Writer,
-} from "../run.js";
+} from "../tools/entry-point.js";
 
 /** A trained model and the training metadata (`<out>-metadata`, holds `num_examples`). */
 export interface TrainOutput {
@@ -149,7 +152,7 @@ export async function packageTasks(dir: string, options: PackageTaskOptions): Pr
       const { output, seconds } = await run("train", model, signal, clientSettings);
       try {
         const bytes = await readFile(output);
-        const metadata = await readJson(`${output}-metadata`, "training metadata");
+        const metadata = await readJson(metadataPathOf(output), "training metadata");
         return {
           model: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length),
           metadata,
@@ -157,7 +160,7 @@ export async function packageTasks(dir: string, options: PackageTaskOptions): Pr
         };
       } finally {
         await rm(output, { force: true });
-        await rm(`${output}-metadata`, { force: true });
+        await rm(metadataPathOf(output), { force: true });
       }
     },
     async validate(model, signal) {
@@ -179,11 +182,8 @@ export async function packageTasks(dir: string, options: PackageTaskOptions): Pr
   };
 }
 
-/** A package that runs its commands in this process (`defineComputePackage`'s `run` has this shape). */
-export interface InProcessPackage {
-  /** Runs one command line (`["train", "<in>", "<out>"]`) with `ctx`; resolves with the exit status. */
-  run(argv: readonly string[], ctx: CliContext): Promise<number>;
-}
+/** What the client needs of a `defineComputePackage` package to run its commands in this process. */
+export type InProcessPackage = Pick<ComputePackage, "run">;
 
 /**
  * The tasks of an in-process package, with FEDn's files: the model in a fresh `.npz`, the client
@@ -205,11 +205,11 @@ export function inProcessTasks(
   ) => {
     const input = getTmpPath(".npz");
     const output = getTmpPath(entry === "train" ? ".npz" : "");
-    const temps = [input, `${input}-metadata`, output, `${output}-metadata`];
+    const temps = [input, metadataPathOf(input), output, metadataPathOf(output)];
     try {
       await writeFile(input, model);
       if (clientSettings !== undefined)
-        await writeFile(`${input}-metadata`, JSON.stringify(clientSettings));
+        await writeFile(metadataPathOf(input), JSON.stringify(clientSettings));
       options.info?.(`Running ${entry} in process`);
       const start = performance.now();
       const ctx: CliContext = {
@@ -250,7 +250,7 @@ export function inProcessTasks(
         signal,
         async (_input, output) => ({
           model: new Uint8Array(await readFile(output)),
-          metadata: await readJson(`${output}-metadata`),
+          metadata: await readJson(metadataPathOf(output)),
         }),
         clientSettings,
       );

@@ -2,9 +2,10 @@
  * `fedn-tfjs client start`: a FEDn client in Node (see `src/client/client.ts`), with the flags of
  * FEDn's `fedn client start` (`fedn/cli/client_cmd.py`) and a few of our own for TLS and limits.
  */
-import { defineCommand } from "../cli/scaffold.js";
+
 import { startClient } from "../client/client.js";
 import { UsageError } from "../errors.js";
+import { defineCommand } from "../kit/cli.js";
 
 /**
  * FEDn's click CLI takes `-in FILE` for `--init`; a getopt-style parser reads `-in` as `-i -n`,
