@@ -5,6 +5,7 @@
  */
 import { commandOf, processContext, runCli } from "../kit/cli.js";
 import mnist from "../mnist/package.js";
+import clientStart, { fednClientArgv } from "../tools/client.js";
 import data from "../tools/data.js";
 import inspect from "../tools/inspect.js";
 import packageCreate from "../tools/package.js";
@@ -18,11 +19,21 @@ const program = {
   version: VERSION,
   describe: "Tools for FEDn compute packages written in TypeScript on TensorFlow.js.",
   // The drop-in entry point's commands too, so `npx fedn-tfjs train in out` works from any folder.
-  commands: [inspect, data, packageCreate, packageBuild, run, simulate, ...mnist.commands],
+  commands: [
+    inspect,
+    data,
+    packageCreate,
+    packageBuild,
+    run,
+    simulate,
+    clientStart,
+    ...mnist.commands,
+  ],
 };
 
-const argv = process.argv.slice(2);
-// `run` and `simulate` own a child process group and temporary files: SIGTERM/SIGINT go to
+// FEDn's `-in FILE` (client start) becomes `--init FILE` before parsing.
+const argv = fednClientArgv(process.argv.slice(2));
+// `run`, `simulate` and `client start` own a child process group and temporary files: SIGTERM/SIGINT go to
 // them through an AbortSignal (they forward it, wait, clean up, and exit 128+signal); every
 // other command keeps Node's default of dying at once.
 const controller = new AbortController();
