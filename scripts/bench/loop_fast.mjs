@@ -12,14 +12,14 @@
  * threads; with --validate also the validation pass over train + test (seconds, rows).
  */
 import { parseArgs } from "node:util";
-import { selectBackend } from "../../dist/node/backend.js";
-import { loadNpz } from "../../dist/node/io.js";
 import { loadMnistData } from "../../dist/data/mnist-npz.js";
 import { createDenseModel, initDenseWeights } from "../../dist/models/dense-model.js";
 import { evaluateModel, trainModel } from "../../dist/models/dense-train.js";
 import { closeFastEngine, fastEngineFlavour } from "../../dist/models/fast/engine.js";
 import { resolveEngine } from "../../dist/models/fast/options.js";
 import { createRandom } from "../../dist/models/random.js";
+import { selectBackend } from "../../dist/node/backend.js";
+import { loadNpz } from "../../dist/node/io.js";
 
 const { values: a } = parseArgs({
   options: {
