@@ -22,9 +22,38 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const SECTIONS = ["npz", "train", "validate", "accuracy", "startup", "limit"];
+const SECTIONS = [
+  "npz",
+  "train",
+  "validate",
+  "accuracy",
+  "startup",
+  "loop",
+  "scaling",
+  "keras",
+  "limit",
+];
+/** Run unless --only names them: the TF.js wasm probes of the old engine. */
+const ON_REQUEST = new Set(["limit"]);
 /** Issue #5's targets: ratios ours / PyTorch, accuracy in percentage points. */
-const TARGETS = { train: 0.4, validate: 0.3, rss: 0.5, accuracyPoints: 1.5 };
+const TARGETS = { loop: 1.0, train: 0.4, validate: 0.35, rss: 0.3, accuracyPoints: 1 };
+/** The numpy loop and PyTorch get one BLAS: these two variables are unset for them only. */
+const BLAS_OVERRIDES = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+/** The scaling section: each configuration against the numpy loop. */
+const SCALING = [
+  { label: "1 epoch, 60k, batch 32, 784-64-32-10", epochs: 1, count: 60000, batch: 32 },
+  { label: "5 epochs, 60k, batch 32", epochs: 5, count: 60000, batch: 32 },
+  { label: "1 epoch, 10k, batch 32", epochs: 1, count: 10000, batch: 32 },
+  { label: "1 epoch, 60k, batch 128", epochs: 1, count: 60000, batch: 128 },
+  {
+    label: "1 epoch, 60k, batch 32, 784-512-256-10",
+    epochs: 1,
+    count: 60000,
+    batch: 32,
+    sizes: "784,512,256,10",
+  },
+];
+const KERAS_PYTHON = "/work/venv-tf/bin/python";
 const HYPER = { batchSize: 32, epochs: 1, lr: 0.01 };
 const LAYERS = [784, 64, 32, 10];
 const FASHION_DIR = "/usr/share/datasets/fashion-mnist";
@@ -36,12 +65,16 @@ reference_torch.py) and writes the raw runs as JSON. Run through \`npm run bench
 dist/ first.
 
 Options:
-  --only LIST      comma-separated sections (default: all): ${SECTIONS.join(", ")}
+  --only LIST      comma-separated sections (default: all but limit): ${SECTIONS.join(", ")}
   --pairs N        ours/PyTorch pairs for train and validate, one seed model each (default 3)
   --startup-runs N --help runs per program in the startup section (default 5)
   --data PATH      npz with x_train, y_train, x_test, y_test (default: data/fashion-mnist.npz,
                    built from ${FASHION_DIR} when missing)
-  --python PATH    interpreter with torch for the reference (default: ${DEBIAN_PYTHON})
+  --python PATH    interpreter with torch for the reference and numpy for the loop
+                   (default: ${DEBIAN_PYTHON}); torch must run on OpenBLAS (or MKL)
+  --keras-python P interpreter with tensorflow for FEDn's Keras example (default:
+                   ${KERAS_PYTHON} where it exists; the keras section is skipped otherwise)
+  --threads N      FEDN_TFJS_THREADS for our runs (default: every core)
   --torch-threads N  OMP_NUM_THREADS for the reference (default: torch's own default, which
                    is what a FEDn client gets)
   --entrypoint P   our entry point to run (default: dist/bin/entrypoint.js; e.g. the packaged
@@ -64,12 +97,17 @@ function resolveOptions(argv) {
       python: { type: "string", default: DEBIAN_PYTHON },
       entrypoint: { type: "string" },
       "torch-threads": { type: "string" },
+      "keras-python": { type: "string" },
+      threads: { type: "string" },
       out: { type: "string" },
       keep: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  const only = values.only === undefined ? SECTIONS : values.only.split(",").map((s) => s.trim());
+  const only =
+    values.only === undefined
+      ? SECTIONS.filter((s) => !ON_REQUEST.has(s))
+      : values.only.split(",").map((s) => s.trim());
   const unknown = only.filter((s) => !SECTIONS.includes(s));
   if (unknown.length > 0) {
     throw new Error(`--only: unknown section ${unknown.join(", ")}; expected ${SECTIONS}`);
@@ -95,6 +133,8 @@ function resolveOptions(argv) {
         ? undefined
         : count("torch-threads", values["torch-threads"]),
     out: path.resolve(values.out ?? path.join(ROOT, "bench-results/bench.json")),
+    kerasPython: values["keras-python"] ?? (existsSync(KERAS_PYTHON) ? KERAS_PYTHON : undefined),
+    threads: values.threads === undefined ? undefined : count("threads", values.threads),
     keep: values.keep,
   };
 }
@@ -230,14 +270,39 @@ function machineInfo() {
   };
 }
 
-/** Torch's version and default threads from the reference interpreter, or why not. */
+/**
+ * The BLAS a Python process has mapped after a matMul, from /proc/self/maps (torch.__config__
+ * says only how torch was built: Debian's says BLAS_INFO=generic and loads whatever
+ * libblas.so.3 the alternatives point at).
+ */
+const BLAS_PROBE =
+  "import re\n" +
+  "def blas():\n" +
+  "    libs = set(re.findall(r'/\\S*(?:blas|mkl|blis)\\S*\\.so\\S*', open('/proc/self/maps').read()))\n" +
+  "    for name in ('openblas', 'mkl', 'blis'):\n" +
+  "        if any(name in l for l in libs): return name, sorted(libs)\n" +
+  "    return ('reference' if libs else 'unknown'), sorted(libs)\n";
+
+/** Torch's version, threads and BLAS from the reference interpreter, or why not. */
 function probeTorch(python, env) {
   const code =
-    "import json, torch, numpy; print(json.dumps({'torch': torch.__version__, " +
+    `${BLAS_PROBE}import json, torch, numpy\n` +
+    "torch.ones(256, 256) @ torch.ones(256, 256)\n" +
+    "name, libs = blas()\n" +
+    "print(json.dumps({'torch': torch.__version__, " +
     "'numpy': numpy.__version__, 'threads': torch.get_num_threads(), " +
-    "'interop_threads': torch.get_num_interop_threads()}))";
+    "'interop_threads': torch.get_num_interop_threads(), 'blas': name, 'blas_libs': libs}))";
   const r = spawnSync(python, ["-c", code], { encoding: "utf8", env });
   const info = r.status === 0 ? lastJsonLine(r.stdout) : undefined;
+  if (info !== undefined && !["openblas", "mkl", "blis"].includes(info.blas)) {
+    // Issue #10: a ratio against the reference BLAS is never reported as "PyTorch".
+    return {
+      ok: false,
+      python,
+      ...info,
+      reason: `torch runs on the ${info.blas} BLAS (${info.blas_libs.join(", ") || "none mapped"}), not a tuned one; install OpenBLAS (apt-get install -y libopenblas0-pthread, which Debian's alternatives then give to torch) and run again`,
+    };
+  }
   if (info !== undefined) return { ok: true, python, ...info };
   const reason = r.error ? `${python} not found` : (r.stderr.trim().split("\n").at(-1) ?? "");
   return { ok: false, python, reason };
@@ -295,7 +360,11 @@ function implementations(env) {
       missing: `${path.relative(ROOT, ours)} (the drop-in entry point; \`npm run build\` makes it)`,
       argv: (...args) => [process.execPath, ours, ...args],
       // Asks for the same `bench: train loop <s> s` stderr line as the reference prints.
-      env: { ...process.env, FEDN_BENCH_TIMING: "1" },
+      env: {
+        ...process.env,
+        FEDN_BENCH_TIMING: "1",
+        ...(env.threads === undefined ? {} : { FEDN_TFJS_THREADS: String(env.threads) }),
+      },
     },
     torch: {
       name: "PyTorch",
@@ -487,6 +556,142 @@ async function startup(env, impls, results) {
   }
 }
 
+/** One loop run of ours and one of numpy's with the same arguments; pushes both runs. */
+async function loopPair(env, results, section, pair, config) {
+  const args = [
+    "--data",
+    env.data.path,
+    "--sizes",
+    config.sizes ?? LAYERS.join(","),
+    "--batch",
+    String(config.batch),
+    "--epochs",
+    String(config.epochs),
+    "--count",
+    String(config.count),
+    "--lr",
+    String(HYPER.lr),
+    "--seed",
+    String(pair + 1),
+  ];
+  const ours = [process.execPath, path.join(ROOT, "scripts/bench/loop_fast.mjs"), ...args];
+  const oursEnv = {
+    ...process.env,
+    ...(env.threads === undefined ? {} : { FEDN_TFJS_THREADS: String(env.threads) }),
+  };
+  const numpy = [env.python, path.join(ROOT, "scripts/bench/loop_numpy.py"), ...args];
+  // One BLAS thread, as issue #10 specifies; OpenBLAS's own core detection (see BLAS_OVERRIDES).
+  const numpyEnv = { ...env.pythonEnv, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1" };
+  const out = {};
+  for (const [impl, argv, childEnv] of [
+    ["fedn-tfjs", ours, oursEnv],
+    ["numpy", numpy, numpyEnv],
+  ]) {
+    const r = await measure(env, argv, childEnv);
+    const parsed = r.ok ? lastJsonLine(r.stdout_tail) : undefined;
+    const flop = trainFlop(config.sizes ?? LAYERS.join(","), config.count, config.epochs);
+    const run = {
+      section,
+      impl,
+      pair,
+      config: config.label,
+      ...r,
+      ok: r.ok && parsed !== undefined,
+      loop_s: parsed?.loop_s,
+      cpu_s: parsed?.cpu_s,
+      gflops: parsed?.loop_s === undefined ? undefined : flop / 1e9 / parsed.loop_s,
+      detail: parsed,
+    };
+    results.runs.push(run);
+    out[impl] = run;
+  }
+  return out;
+}
+
+/** FLOPs of `epochs` epochs over `count` samples of a dense stack, as trainFlopPerSample. */
+function trainFlop(sizes, count, epochs) {
+  const s = sizes.split(",").map(Number);
+  let forward = 0;
+  let inputGrads = 0;
+  for (let i = 0; i + 1 < s.length; i++) {
+    forward += 2 * s[i] * s[i + 1];
+    if (i > 0) inputGrads += 2 * s[i] * s[i + 1];
+  }
+  return (2 * forward + inputGrads) * count * epochs;
+}
+
+async function loopSection(env, results) {
+  const config = { label: "1 epoch, 60k, batch 32", epochs: 1, count: 60000, batch: 32 };
+  for (let pair = 0; pair < env.pairs; pair++) {
+    const p = await loopPair(env, results, "loop", pair, config);
+    const a = p["fedn-tfjs"];
+    const b = p.numpy;
+    say(
+      `  pair ${pair + 1}: ours ${a.ok ? `${fmt(a.loop_s, 3)} s, CPU ${fmt(a.cpu_s, 3)} s (${fmt(a.gflops, 1)} GFLOP/s, ${a.detail.flavour}, ${a.detail.threads} thread(s))` : `FAILED (${why(a)})`}   numpy ${b.ok ? `${fmt(b.loop_s, 3)} s, CPU ${fmt(b.cpu_s, 3)} s (${fmt(b.gflops, 1)} GFLOP/s, BLAS ${b.detail.blas})` : `FAILED (${why(b)})`}`,
+    );
+    if (b.ok && b.detail.blas !== "openblas" && b.detail.blas !== "mkl") {
+      note(`numpy runs on the ${b.detail.blas} BLAS: apt-get install -y libopenblas0-pthread`);
+    }
+  }
+}
+
+async function scalingSection(env, results) {
+  const rows = [];
+  for (const config of SCALING) {
+    for (let pair = 0; pair < env.pairs; pair++)
+      await loopPair(env, results, "scaling", pair, config);
+    const runs = results.runs.filter((r) => r.section === "scaling" && r.config === config.label);
+    const ours = median(runs.filter((r) => r.impl === "fedn-tfjs").map((r) => r.loop_s));
+    const numpy = median(runs.filter((r) => r.impl === "numpy").map((r) => r.loop_s));
+    const flop = trainFlop(config.sizes ?? LAYERS.join(","), config.count, config.epochs);
+    rows.push({
+      config: config.label,
+      ours,
+      numpy,
+      ratio: ours !== undefined && numpy !== undefined ? ours / numpy : undefined,
+      oursGflops: ours === undefined ? undefined : flop / 1e9 / ours,
+      numpyGflops: numpy === undefined ? undefined : flop / 1e9 / numpy,
+    });
+    const r = rows.at(-1);
+    say(
+      `  ${config.label.padEnd(40)} ours ${fmt(r.ours, 3)} s (${fmt(r.oursGflops, 1)} GFLOP/s)  numpy ${fmt(r.numpy, 3)} s (${fmt(r.numpyGflops, 1)} GFLOP/s)  ours/numpy ${fmt(r.ratio)}`,
+    );
+  }
+  results.scaling = rows;
+}
+
+/** FEDn's Keras example (scripts/bench/reference_keras.py) next to ours, reported only. */
+async function kerasSection(env, results) {
+  if (env.kerasPython === undefined || !existsSync(env.kerasPython)) {
+    note(
+      `no tensorflow venv (${KERAS_PYTHON} or --keras-python): FEDn's Keras example not measured`,
+    );
+    return;
+  }
+  const script = path.join(ROOT, "scripts/bench/reference_keras.py");
+  const seed = path.join(env.work, "keras-seed.npz");
+  const out = path.join(env.work, "keras-out.npz");
+  const metrics = path.join(env.work, "keras-metrics.json");
+  const kerasEnv = { ...env.pythonEnv, TF_CPP_MIN_LOG_LEVEL: "2" };
+  const init = await run(env.kerasPython, [script, "init_seed", seed], { env: kerasEnv });
+  if (init.code !== 0) {
+    note(`reference_keras.py init_seed failed: ${why(outcome(init, init.code))}`);
+    return;
+  }
+  for (const [command, input, output] of [
+    ["train", seed, out],
+    ["validate", out, metrics],
+  ]) {
+    writeFileSync(output, "");
+    const argv = [env.kerasPython, script, command, input, output, "--data_path", env.data.path];
+    const r = await measure(env, argv, kerasEnv);
+    results.runs.push({ section: "keras", impl: "Keras", command, ...r });
+    say(`  ${command.padEnd(8)} Keras     ${line(r)}`);
+  }
+  const m = readJson(metrics);
+  if (m !== undefined) say(`  Keras test accuracy after the epoch: ${fmt(m.test_accuracy, 4)}`);
+}
+
 async function npzSection(env, results) {
   const script = path.join(ROOT, "scripts/bench/npz.mjs");
   if (!existsSync(script)) {
@@ -674,6 +879,30 @@ function summarise(results) {
       digits,
     });
   };
+  if (results.sections.includes("loop")) {
+    const loops = (impl) => ok("loop", impl).map((r) => r.loop_s);
+    const a = median(loops("fedn-tfjs"));
+    const b = median(loops("numpy"));
+    const ratio = a !== undefined && b !== undefined ? a / b : undefined;
+    const pairRatios = ok("loop", "fedn-tfjs")
+      .map((r) => {
+        const other = ok("loop", "numpy").find((t) => t.pair === r.pair);
+        return other === undefined ? undefined : r.loop_s / other.loop_s;
+      })
+      .filter((x) => x !== undefined);
+    rows.push({
+      label: "training loop vs numpy (1 thread)",
+      unit: "s",
+      ours: a,
+      torch: b,
+      ratio,
+      pairRatios,
+      pairRatioMedian: median(pairRatios),
+      target: `≤ ${TARGETS.loop}`,
+      verdict: ratio === undefined ? "–" : ratio <= TARGETS.loop ? "PASS" : "FAIL",
+      digits: 3,
+    });
+  }
   if (results.sections.includes("train")) {
     compare("train wall time", "train", "wall_s", "s", TARGETS.train, 2);
     compare("train peak RSS", "train", "max_rss_mb", "MB", TARGETS.rss, 0);
@@ -747,10 +976,10 @@ const withUnit = (x, digits, unit) => (x === undefined ? "–" : `${fmt(x, digit
 
 function printTable(rows) {
   const header = [
-    "figure",
+    "figure (reference: numpy loop, else PyTorch on OpenBLAS)",
     "fedn-tfjs",
-    "PyTorch",
-    "ours/PyTorch",
+    "reference",
+    "ours/reference",
     "median of pair ratios",
     "target",
     "result",
@@ -784,14 +1013,17 @@ async function main() {
     return 0;
   }
   const started = new Date();
+  const pythonEnv = { ...process.env };
+  for (const name of BLAS_OVERRIDES) delete pythonEnv[name];
   const torchEnv = {
-    ...process.env,
+    ...pythonEnv,
     ...(options.torchThreads === undefined ? {} : { OMP_NUM_THREADS: `${options.torchThreads}` }),
   };
   const env = {
     ...options,
     torchEnv,
     torch: probeTorch(options.python, torchEnv),
+    pythonEnv,
     work: mkdtempSync(path.join(os.tmpdir(), "fedn-tfjs-bench-")),
     seq: 0,
     wrapperPython: wrapperPython(options.python),
@@ -805,7 +1037,7 @@ async function main() {
     targets: TARGETS,
     machine: machineInfo(),
     ours: {
-      backend: "wasm (single-threaded in Node)",
+      engine: `fast (native/dense.c, wasm SIMD), ${env.threads ?? os.availableParallelism()} thread(s)`,
       entrypoint: path.relative(ROOT, env.entrypoint),
     },
     torch: env.torch,
@@ -816,7 +1048,7 @@ async function main() {
   );
   if (env.torch.ok) {
     say(
-      `reference: torch ${env.torch.torch} (${env.torch.threads} thread(s)) via ${env.torch.python}`,
+      `reference: torch ${env.torch.torch} (${env.torch.threads} thread(s), BLAS ${env.torch.blas}: ${env.torch.blas_libs.join(", ")}) via ${env.torch.python}`,
     );
   } else {
     note(
@@ -826,7 +1058,9 @@ async function main() {
   }
   if (env.wrapperPython === undefined) note("no python3 for measure.py: peak RSS is not measured");
 
-  const needsData = ["train", "validate", "accuracy", "limit"].some((s) => env.sections.has(s));
+  const needsData = ["train", "validate", "accuracy", "limit", "loop", "scaling", "keras"].some(
+    (s) => env.sections.has(s),
+  );
   if (needsData) {
     env.data = await ensureData(options.data);
     results.data = env.data;
@@ -848,6 +1082,20 @@ async function main() {
     if (env.sections.has("startup")) {
       say(`\n[startup] --help, ${env.startupRuns} run(s) each`);
       await startup(env, impls, results);
+    }
+    if (env.sections.has("loop") && env.data?.path) {
+      say(
+        `\n[loop] the training loop alone, ${env.pairs} pair(s): ours, then numpy (1 BLAS thread)`,
+      );
+      await loopSection(env, results);
+    }
+    if (env.sections.has("scaling") && env.data?.path) {
+      say(`\n[scaling] train loop vs numpy's, ${env.pairs} pair(s) per configuration`);
+      await scalingSection(env, results);
+    }
+    if (env.sections.has("keras") && env.data?.path) {
+      say("\n[keras] FEDn's Keras example (tensorflow-cpu), one train and one validate");
+      await kerasSection(env, results);
     }
     if (env.sections.has("limit")) {
       say("\n[limit] training-loop GFLOP/s vs the wasm backend's matMul");

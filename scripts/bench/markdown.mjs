@@ -71,7 +71,15 @@ const started = results.started.replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC"
 blocks.run = `on ${started} (load average ${load(m.loadavg_start)} at the start, ${load(m.loadavg_end)} at the end)`;
 
 blocks.table = table(
-  ["figure", "fedn-tfjs", "PyTorch", "ours / PyTorch", "median of pair ratios", "target", "result"],
+  [
+    "figure",
+    "fedn-tfjs",
+    "reference",
+    "ours / reference",
+    "median of pair ratios",
+    "target",
+    "result",
+  ],
   results.summary.map((r) => [
     r.label,
     r.ours === undefined ? "–" : `${fmt(r.ours, r.digits)} ${r.unit}`,
@@ -89,7 +97,11 @@ const cell = (r) =>
   r === undefined ? "–" : r.ok ? `${fmt(r.wall_s)} s / ${fmt(r.max_rss_mb, 0)} MB` : "failed";
 const acc = (r) =>
   typeof r?.metrics?.test_accuracy === "number" ? `${fmt(r.metrics.test_accuracy * 100)} %` : "–";
-const pairs = [...new Set(results.runs.filter((r) => r.pair !== undefined).map((r) => r.pair))];
+const pairs = [
+  ...new Set(
+    results.runs.filter((r) => r.pair !== undefined && r.section === "train").map((r) => r.pair),
+  ),
+];
 blocks.runs = table(
   [
     "pair (seed)",
@@ -162,6 +174,58 @@ if (ours?.partsMicros !== undefined) {
 blocks.wasmCeil = fmt(s?.bigMatMulGflops, 1);
 blocks.torchCeil = fmt(s?.PyTorch?.bigMatMulGflops, 1);
 
+// The loop pairs: ours and numpy's, wall and CPU seconds, GFLOP/s.
+const loopCell = (r) =>
+  r === undefined || !r.ok
+    ? "–"
+    : `${fmt(r.loop_s, 3)} s (CPU ${fmt(r.cpu_s, 3)} s) = ${fmt(r.gflops, 1)} GFLOP/s`;
+const loopPairs = [...new Set(results.runs.filter((r) => r.section === "loop").map((r) => r.pair))];
+blocks.loop =
+  loopPairs.length === 0
+    ? "(not run)"
+    : table(
+        ["pair", "ours (fast engine)", "numpy, 1 BLAS thread", "ours / numpy"],
+        loopPairs.map((p) => {
+          const a = runOf("loop", "fedn-tfjs", p);
+          const b = runOf("loop", "numpy", p);
+          const both = a?.ok && b?.ok;
+          return [
+            String(p + 1),
+            loopCell(a),
+            loopCell(b),
+            both ? `${fmt(a.loop_s / b.loop_s)} (CPU ${fmt(a.cpu_s / b.cpu_s)})` : "–",
+          ];
+        }),
+      );
+const oursLoop = runOf("loop", "fedn-tfjs", 0)?.detail;
+const numpyLoop = runOf("loop", "numpy", 0)?.detail;
+blocks.loopSetup =
+  oursLoop === undefined
+    ? "(not run)"
+    : `ours: wasm ${oursLoop.flavour}, up to ${oursLoop.threads} thread(s) (each step on all of them or one, whichever has been faster lately); numpy ${numpyLoop?.numpy ?? "–"} on ${numpyLoop?.blas ?? "–"}`;
+blocks.scaling =
+  results.scaling === undefined
+    ? "(not run)"
+    : table(
+        ["configuration", "ours", "numpy (1 thread)", "ours / numpy"],
+        results.scaling.map((r) => [
+          r.config,
+          `${fmt(r.ours, 3)} s = ${fmt(r.oursGflops, 1)} GFLOP/s`,
+          `${fmt(r.numpy, 3)} s = ${fmt(r.numpyGflops, 1)} GFLOP/s`,
+          fmt(r.ratio),
+        ]),
+      );
+const kerasRuns = results.runs.filter((r) => r.section === "keras");
+blocks.keras =
+  kerasRuns.length === 0
+    ? "(not run: no tensorflow venv)"
+    : kerasRuns
+        .map(
+          (r) =>
+            `${r.command} ${r.ok ? `${fmt(r.wall_s)} s / ${fmt(r.max_rss_mb, 0)} MB` : "failed"}`,
+        )
+        .join(", ");
+
 blocks.npz =
   results.npz?.stdout === undefined
     ? "(not run)"
@@ -170,9 +234,9 @@ blocks.npz =
 const torch = results.torch;
 blocks.machine = [
   `- CPU: ${m.cpu}, ${m.nproc} vCPUs (SIMD flags: ${m.simd.join(", ")}), ${m.ram_gib} GiB RAM, ${m.platform}`,
-  `- Node ${m.node}, @tensorflow/tfjs ${m.tfjs}, backend ${results.ours.backend}; entry point \`${results.ours.entrypoint}\``,
+  `- Node ${m.node}, @tensorflow/tfjs ${m.tfjs} (holds the weights), engine ${results.ours.engine ?? results.ours.backend}; entry point \`${results.ours.entrypoint}\``,
   torch.ok
-    ? `- Reference: torch ${torch.torch} (Debian \`python3-torch\`), numpy ${torch.numpy}, ${torch.threads} intra-op thread(s) (torch's default), via \`${torch.python}\``
+    ? `- Reference: torch ${torch.torch} (Debian \`python3-torch\`) on ${torch.blas ?? "?"} (${(torch.blas_libs ?? []).join(", ")}), numpy ${torch.numpy}, ${torch.threads} intra-op thread(s) (torch's default), via \`${torch.python}\`, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset`
     : `- Reference: not available (${torch.reason})`,
   `- Data: \`${path.relative(ROOT, results.data?.path ?? "") || "–"}\` (${results.data?.source ?? "–"})`,
   `- Command: \`${results.command}\`, ${results.pairs} pairs`,

@@ -17,6 +17,7 @@ import { prepareClientData } from "../data/client-data.js";
 import { DataError } from "../errors.js";
 import { defaultDataPath, resolveDataPath } from "../fedn/data-path.js";
 import { metadataPathOf } from "../fedn/settings.js";
+import { resolveEngine, setDefaultEngine } from "../models/fast/options.js";
 import { randomSeed } from "../models/random.js";
 import {
   assertDistinctPaths,
@@ -84,6 +85,30 @@ export function formatTrainLog(
   loss: number,
 ): string {
   return `Epoch ${epoch}/${epochs - 1} | Batch: ${batch}/${batches - 1} | Loss: ${pythonFloat(Math.fround(loss))}`;
+}
+
+const ENGINE_OPTION = {
+  type: "string",
+  describe:
+    "Engine for dense stacks: auto (our fused wasm kernel), fast, or tfjs (TensorFlow.js kernels)",
+  defaultDescription: "$FEDN_TFJS_ENGINE or auto",
+} as const;
+
+const THREADS_OPTION = {
+  type: "number",
+  describe: "Threads of the fast engine",
+  defaultDescription: "$FEDN_TFJS_THREADS or every core",
+} as const;
+
+/**
+ * Resolves `--engine`/`--threads` (and the environment) once, before any data is read, and makes
+ * it the dense models' default for this command. Layers models ignore it.
+ */
+function chooseEngine(
+  args: { engine?: string | undefined; threads?: number | undefined },
+  ctx: CliContext,
+): void {
+  setDefaultEngine(resolveEngine(args, ctx.env));
 }
 
 const BACKEND_OPTION = {
@@ -301,9 +326,12 @@ export function defineComputePackage<
         defaultDescription: "false",
       },
       backend: BACKEND_OPTION,
+      engine: ENGINE_OPTION,
+      threads: THREADS_OPTION,
       ...extra,
     },
     async run(args, ctx) {
+      chooseEngine(args, ctx);
       const inPath = resolve(ctx.cwd, args.in_model_path);
       const outPath = resolve(ctx.cwd, args.out_model_path);
       const options = resolveTrainOptions(args, {
@@ -396,8 +424,15 @@ export function defineComputePackage<
       { name: "in_model_path", describe: "The model to validate (.npz)" },
       { name: "out_json_path", describe: "Where to write the metrics (JSON)" },
     ],
-    options: { data_path: dataOption, backend: BACKEND_OPTION, ...extra },
+    options: {
+      data_path: dataOption,
+      backend: BACKEND_OPTION,
+      engine: ENGINE_OPTION,
+      threads: THREADS_OPTION,
+      ...extra,
+    },
     async run(args, ctx) {
+      chooseEngine(args, ctx);
       const inPath = resolve(ctx.cwd, args.in_model_path);
       const outPath = resolve(ctx.cwd, args.out_json_path);
       const dataPath = resolveDataPath(args.data_path, { ...ctx, dataFile: spec.dataFile });
@@ -443,8 +478,15 @@ export function defineComputePackage<
       { name: "in_model_path", describe: "The model to predict with (.npz)" },
       { name: "out_json_path", describe: "Where to write the predictions (JSON)" },
     ],
-    options: { data_path: dataOption, backend: BACKEND_OPTION, ...extra },
+    options: {
+      data_path: dataOption,
+      backend: BACKEND_OPTION,
+      engine: ENGINE_OPTION,
+      threads: THREADS_OPTION,
+      ...extra,
+    },
     async run(args, ctx) {
+      chooseEngine(args, ctx);
       const inPath = resolve(ctx.cwd, args.in_model_path);
       const outPath = resolve(ctx.cwd, args.out_json_path);
       const dataPath = resolveDataPath(args.data_path, { ...ctx, dataFile: spec.dataFile });

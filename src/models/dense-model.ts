@@ -71,21 +71,25 @@ export function dropoutMasks(
 ): (Float32Array | undefined)[] {
   return spec.dropout.map((rate, i) => {
     if (!(rate > 0)) return undefined;
-    const size = spec.sizes[i + 1]!;
-    const mask = new Float32Array(rows * size);
-    const keep = 1 / (1 - rate);
-    if (rate === 0.5) {
-      // Each random bit is a fair coin: 32 mask entries per draw instead of one.
-      for (let j = 0; j < mask.length; j += 32) {
-        const bits = rng.nextUint32();
-        const n = Math.min(32, mask.length - j);
-        for (let k = 0; k < n; k++) mask[j + k] = (bits >>> k) & 1 ? keep : 0;
-      }
-    } else {
-      for (let j = 0; j < mask.length; j++) mask[j] = rng.next() < rate ? 0 : keep;
-    }
+    const mask = new Float32Array(rows * spec.sizes[i + 1]!);
+    fillDropoutMask(mask, rate, rng);
     return mask;
   });
+}
+
+/** Fills `mask` as `dropoutMasks` does one layer's (the fast engine fills its memory in place). */
+export function fillDropoutMask(mask: Float32Array, rate: number, rng: Random): void {
+  const keep = 1 / (1 - rate);
+  if (rate === 0.5) {
+    // Each random bit is a fair coin: 32 mask entries per draw instead of one.
+    for (let j = 0; j < mask.length; j += 32) {
+      const bits = rng.nextUint32();
+      const n = Math.min(32, mask.length - j);
+      for (let k = 0; k < n; k++) mask[j + k] = (bits >>> k) & 1 ? keep : 0;
+    }
+  } else {
+    for (let j = 0; j < mask.length; j++) mask[j] = rng.next() < rate ? 0 : keep;
+  }
 }
 
 /**

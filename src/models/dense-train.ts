@@ -13,12 +13,15 @@ import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs-core";
 import type { ImageSet } from "../data/mnist-npz.js";
 import type { DenseModel } from "./dense-model.js";
-import { dropoutMasks, forward } from "./dense-model.js";
+import { dropoutMasks, fillDropoutMask, forward } from "./dense-model.js";
 import { checkLoopOptions } from "./loop-options.js";
 import { createRandom, permutation, type Random, randomSeed } from "./random.js";
 
 /** The PyTorch MNIST package's loop settings: `trainModel`'s defaults when called directly. */
 const PYTORCH_LOOP = Object.freeze({ batchSize: 32, epochs: 1, lr: 0.01 });
+
+import { defaultEngine, type EngineChoice, openFastNet, writeBack } from "./fast/dense.js";
+import type { FastInput } from "./fast/engine.js";
 
 /**
  * One batch on the JS heap: `x` is `(rows, features)` row-major, holding the pixel values before
@@ -334,6 +337,11 @@ export interface TrainOptions {
   readonly logEvery?: number;
   /** Called after every step; keep it cheap. */
   readonly onBatch?: ((progress: TrainProgress) => void) | undefined;
+  /**
+   * `fast` (our fused wasm kernel, src/models/fast/) or `tfjs`, and the fast engine's threads;
+   * resolve once with `resolveEngine`. @default the fast engine on every core
+   */
+  readonly engine?: EngineChoice | undefined;
 }
 
 export interface TrainResult {
@@ -362,7 +370,14 @@ export function trainModel(
   const dropoutRng = createRandom(seed);
   const shuffleRng: Random = createRandom(seed ^ 0x5bd1e995);
   const autodiff = options.method === "autodiff";
-  const state = autodiff ? undefined : enterFastState(model);
+  const engine = options.engine ?? defaultEngine();
+  // The fused wasm kernel: same batches, masks and loss, one call per step (src/models/fast/).
+  const net =
+    !autodiff && engine.engine === "fast"
+      ? openFastNet(model, Math.min(batchSize, set.count), engine.threads)
+      : undefined;
+  const input = fastInput(set);
+  const state = autodiff || net !== undefined ? undefined : enterFastState(model);
   const builder = new BatchBuilder(set, tf.getBackend() === "wasm", !autodiff);
   const batches = Math.ceil(set.count / batchSize);
   let lastLoss: number | undefined;
@@ -373,13 +388,26 @@ export function trainModel(
       for (let b = 0; b < batches; b++) {
         const start = b * batchSize;
         const end = Math.min(start + batchSize, set.count);
-        const batch = builder.build(start, end, order);
-        const masks = dropoutMasks(model.spec, batch.rows, dropoutRng);
         const wantLoss = b % logEvery === 0 || b === batches - 1;
-        const loss =
-          state === undefined
-            ? stepAutodiff(model, batch, masks, lr, wantLoss)
-            : stepFast(state, model.spec, batch, masks, lr, wantLoss);
+        let loss: number | undefined;
+        if (net !== undefined) {
+          // The same draws as dropoutMasks, written straight into the engine's memory.
+          const fill = (l: number, target: Float32Array) => {
+            const rate = model.spec.dropout[l]!;
+            if (!(rate > 0)) return false;
+            if (rate === 0.5) net.fillHalfMask(target, dropoutRng.nextUint32);
+            else fillDropoutMask(target, rate, dropoutRng);
+            return true;
+          };
+          loss = net.step(input, set.labels, start, end, fill, lr, wantLoss, order);
+        } else {
+          const masks = dropoutMasks(model.spec, end - start, dropoutRng);
+          const batch = builder.build(start, end, order);
+          loss =
+            state === undefined
+              ? stepAutodiff(model, batch, masks, lr, wantLoss)
+              : stepFast(state, model.spec, batch, masks, lr, wantLoss);
+        }
         if (loss !== undefined) lastLoss = loss;
         steps++;
         options.onBatch?.({ epoch, epochs, batch: b, batches, samples: end, loss });
@@ -387,13 +415,23 @@ export function trainModel(
     }
   } finally {
     if (state !== undefined) leaveFastState(state, model);
+    if (net !== undefined) writeBack(net, model);
   }
   return { numExamples: set.count, steps, lastLoss };
+}
+
+/** An image set as the fast engine reads it: uint8 divided by 255 as the batch builder does. */
+function fastInput(set: ImageSet): FastInput {
+  return set.pixels instanceof Uint8Array
+    ? { pixels: set.pixels, features: set.features, divisor: 255 }
+    : { pixels: set.pixels, features: set.features };
 }
 
 export interface EvaluateOptions {
   /** Rows per forward call: large enough to amortise dispatch (~15 kernels), small enough that the chunk (6 MB at 2048 × 784) does not grow the wasm heap. @default 2048 */
   readonly chunkSize?: number;
+  /** As in `TrainOptions`. @default auto, all cores */
+  readonly engine?: EngineChoice;
 }
 
 /** Runs the forward pass (dropout off) over `set` in chunks and hands each chunk's log-probs on. */
@@ -404,6 +442,17 @@ function forEachChunk(
   use: (logp: Float32Array, start: number, rows: number) => void,
 ): void {
   const chunk = options.chunkSize ?? 2048;
+  const engine = options.engine ?? defaultEngine();
+  if (engine.engine === "fast") {
+    // The same kernel as training, dropout off, each chunk's rows split over the threads.
+    const net = openFastNet(model, Math.min(chunk, set.count), engine.threads);
+    const input = fastInput(set);
+    for (let start = 0; start < set.count; start += chunk) {
+      const end = Math.min(start + chunk, set.count);
+      use(net.forwardChunk(input, undefined, start, end).logp, start, end - start);
+    }
+    return;
+  }
   const { features, pixels } = set;
   const reuse = tf.getBackend() === "wasm";
   let x = new Float32Array(0);

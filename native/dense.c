@@ -1,0 +1,457 @@
+/*
+ * fedn-tfjs's fused dense-stack kernel: forward, backward and SGD update of a stack of dense
+ * layers (ReLU or linear hidden layers, optional dropout masks, log-softmax + NLL output) over a
+ * whole batch, in WebAssembly SIMD. Built by native/build.mjs into two modules from this one file
+ * (plain SIMD, and relaxed SIMD whose multiply-add may fuse); the TypeScript side
+ * (src/models/fast/) picks one at run time, owns the memory layout and runs it on several threads
+ * over one shared memory.
+ *
+ * No libc, no globals, no stack: every buffer is an offset handed in through a `plan` of int32s
+ * that the TypeScript side writes (see PLAN_* below and engine.ts), so every thread can run the
+ * same instance code on the same memory without a per-thread stack.
+ *
+ * A step is split into two phases so that threads never write the same weights:
+ *   A (rows r0..r1 of the batch, per thread): input conversion, forward, loss gradient, and the
+ *     gradient with respect to every layer's pre-activation (through the OLD weights);
+ *   B (weight rows i0..i1 of every layer, per thread): W[i][:] -= sum_r h[r][i] * g[r][:] over
+ *     all the batch's rows, and the biases. The gradients are already scaled by lr / rows.
+ */
+#include <wasm_simd128.h>
+
+typedef float f32;
+typedef double f64;
+typedef int i32;
+typedef unsigned char u8;
+
+#ifdef RELAXED
+#define MADD(a, b, c) __builtin_wasm_relaxed_madd_f32x4((a), (b), (c))
+#else
+#define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul((a), (b)), (c))
+#endif
+
+__attribute__((import_module("env"), import_name("exp"))) f64 js_exp(f64);
+__attribute__((import_module("env"), import_name("log"))) f64 js_log(f64);
+
+/* The plan (int32 words). Per layer l (0-based, L layers), at PLAN_LAYER + l * LAYER_WORDS. */
+enum {
+  PLAN_LAYERS = 0,     /* L */
+  PLAN_ROWS = 1,       /* rows in this batch */
+  PLAN_INPUT_MODE = 2, /* 0: float32 input at X; 1: uint8 at XU8, divided by DIV; 2: times MUL */
+  PLAN_XU8 = 3,        /* uint8 input, rows x sizes[0] */
+  PLAN_X = 4,          /* float32 input, rows x sizes[0] */
+  PLAN_LABELS = 5,     /* int32 labels, rows */
+  PLAN_DIV = 6,        /* f32 bits */
+  PLAN_MUL = 7,        /* f32 bits */
+  PLAN_GSCALE = 8,     /* f32 bits: lr / rows */
+  PLAN_TRAIN = 9,      /* 1: apply dropout masks */
+  PLAN_NLL = 10,       /* f64 per row: its NLL (evaluation) */
+  PLAN_PRED = 11,      /* int32 per row: argmax (evaluation) */
+  PLAN_LOSS = 12,      /* f64 per row: NLL in training (for the logged loss) */
+  PLAN_LAYER = 16,
+  LAYER_WORDS = 10,
+  /* per layer */
+  L_IN = 0,
+  L_OUT = 1,
+  L_W = 2,    /* (in, out) row-major */
+  L_B = 3,    /* (out,) */
+  L_H = 4,    /* output activations (rows x out); the last layer's hold logits, then log-probs */
+  L_G = 5,    /* gradient wrt the pre-activation (rows x out), scaled by lr / rows */
+  L_MASK = 6, /* dropout mask (rows x out) or 0 */
+  L_ACT = 7,  /* 0 linear, 1 relu (hidden layers) */
+};
+
+static inline i32 P(const i32 *plan, i32 word) { return plan[word]; }
+static inline f32 PF(const i32 *plan, i32 word) { return ((const f32 *)plan)[word]; }
+static inline const i32 *LAYER(const i32 *plan, i32 l) { return plan + PLAN_LAYER + l * LAYER_WORDS; }
+#define PTR(type, offset) ((type *)(__SIZE_TYPE__)(offset))
+
+/* Input rows r0..r1 as float32 in X. uint8 is divided (not multiplied) when DIV is set, which
+ * rounds exactly like TF.js's `x / 255`. */
+static void convert_input(const i32 *plan, i32 r0, i32 r1) {
+  i32 mode = P(plan, PLAN_INPUT_MODE);
+  if (mode == 0) return;
+  i32 n = LAYER(plan, 0)[L_IN];
+  const u8 *src = PTR(const u8, P(plan, PLAN_XU8)) + r0 * n;
+  f32 *dst = PTR(f32, P(plan, PLAN_X)) + r0 * n;
+  i32 count = (r1 - r0) * n;
+  i32 k = 0;
+  if (mode == 1) {
+    f32 d = PF(plan, PLAN_DIV);
+    v128_t vd = wasm_f32x4_splat(d);
+    for (; k + 16 <= count; k += 16) {
+      v128_t b = wasm_v128_load(src + k);
+      v128_t lo = wasm_u16x8_extend_low_u8x16(b), hi = wasm_u16x8_extend_high_u8x16(b);
+      wasm_v128_store(dst + k, wasm_f32x4_div(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(lo)), vd));
+      wasm_v128_store(dst + k + 4, wasm_f32x4_div(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(lo)), vd));
+      wasm_v128_store(dst + k + 8, wasm_f32x4_div(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(hi)), vd));
+      wasm_v128_store(dst + k + 12, wasm_f32x4_div(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(hi)), vd));
+    }
+    for (; k < count; k++) dst[k] = (f32)src[k] / d;
+  } else {
+    f32 m = PF(plan, PLAN_MUL);
+    v128_t vm = wasm_f32x4_splat(m);
+    for (; k + 16 <= count; k += 16) {
+      v128_t b = wasm_v128_load(src + k);
+      v128_t lo = wasm_u16x8_extend_low_u8x16(b), hi = wasm_u16x8_extend_high_u8x16(b);
+      wasm_v128_store(dst + k, wasm_f32x4_mul(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(lo)), vm));
+      wasm_v128_store(dst + k + 4, wasm_f32x4_mul(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(lo)), vm));
+      wasm_v128_store(dst + k + 8, wasm_f32x4_mul(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(hi)), vm));
+      wasm_v128_store(dst + k + 12, wasm_f32x4_mul(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(hi)), vm));
+    }
+    for (; k < count; k++) dst[k] = (f32)src[k] * m;
+  }
+}
+
+/* The epilogue of a dense layer on one value: bias, activation, dropout mask. */
+static inline f32 finish1(f32 v, f32 bias, i32 relu, const f32 *mask, i32 at) {
+  v += bias;
+  if (relu && !(v > 0)) v = 0;
+  if (mask) v *= mask[at];
+  return v;
+}
+
+static inline v128_t finish4(v128_t v, v128_t bias, i32 relu, const f32 *mask, i32 at) {
+  v = wasm_f32x4_add(v, bias);
+  if (relu) v = wasm_f32x4_max(v, wasm_f32x4_splat(0));
+  if (mask) v = wasm_f32x4_mul(v, wasm_v128_load(mask + at));
+  return v;
+}
+
+/* out[r][j] = act(sum_k in[r][k] * w[k][j] + b[j]) * mask[r][j] for rows r0..r1. Blocks of 4
+ * rows x 8 columns keep 8 accumulators in registers; tails go 1 row / 4 columns / 1 column. */
+static void dense_forward(const f32 *in, i32 n_in, const f32 *w, const f32 *b, f32 *out,
+                          i32 n_out, i32 relu, const f32 *mask, i32 r0, i32 r1) {
+  i32 r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const f32 *a0 = in + r * n_in, *a1 = a0 + n_in, *a2 = a1 + n_in, *a3 = a2 + n_in;
+    i32 j = 0;
+    for (; j + 8 <= n_out; j += 8) {
+      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
+      v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      const f32 *wk = w + j;
+      for (i32 k = 0; k < n_in; k++, wk += n_out) {
+        v128_t w0 = wasm_v128_load(wk), w1 = wasm_v128_load(wk + 4);
+        v128_t x0 = wasm_f32x4_splat(a0[k]), x1 = wasm_f32x4_splat(a1[k]);
+        v128_t x2 = wasm_f32x4_splat(a2[k]), x3 = wasm_f32x4_splat(a3[k]);
+        c00 = MADD(x0, w0, c00); c01 = MADD(x0, w1, c01);
+        c10 = MADD(x1, w0, c10); c11 = MADD(x1, w1, c11);
+        c20 = MADD(x2, w0, c20); c21 = MADD(x2, w1, c21);
+        c30 = MADD(x3, w0, c30); c31 = MADD(x3, w1, c31);
+      }
+      v128_t b0 = wasm_v128_load(b + j), b1 = wasm_v128_load(b + j + 4);
+      f32 *o = out + r * n_out + j;
+      i32 at = r * n_out + j;
+      wasm_v128_store(o, finish4(c00, b0, relu, mask, at));
+      wasm_v128_store(o + 4, finish4(c01, b1, relu, mask, at + 4));
+      wasm_v128_store(o + n_out, finish4(c10, b0, relu, mask, at + n_out));
+      wasm_v128_store(o + n_out + 4, finish4(c11, b1, relu, mask, at + n_out + 4));
+      wasm_v128_store(o + 2 * n_out, finish4(c20, b0, relu, mask, at + 2 * n_out));
+      wasm_v128_store(o + 2 * n_out + 4, finish4(c21, b1, relu, mask, at + 2 * n_out + 4));
+      wasm_v128_store(o + 3 * n_out, finish4(c30, b0, relu, mask, at + 3 * n_out));
+      wasm_v128_store(o + 3 * n_out + 4, finish4(c31, b1, relu, mask, at + 3 * n_out + 4));
+    }
+    for (; j + 4 <= n_out; j += 4) {
+      v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+      const f32 *wk = w + j;
+      for (i32 k = 0; k < n_in; k++, wk += n_out) {
+        v128_t w0 = wasm_v128_load(wk);
+        c0 = MADD(wasm_f32x4_splat(a0[k]), w0, c0);
+        c1 = MADD(wasm_f32x4_splat(a1[k]), w0, c1);
+        c2 = MADD(wasm_f32x4_splat(a2[k]), w0, c2);
+        c3 = MADD(wasm_f32x4_splat(a3[k]), w0, c3);
+      }
+      v128_t b0 = wasm_v128_load(b + j);
+      i32 at = r * n_out + j;
+      wasm_v128_store(out + at, finish4(c0, b0, relu, mask, at));
+      wasm_v128_store(out + at + n_out, finish4(c1, b0, relu, mask, at + n_out));
+      wasm_v128_store(out + at + 2 * n_out, finish4(c2, b0, relu, mask, at + 2 * n_out));
+      wasm_v128_store(out + at + 3 * n_out, finish4(c3, b0, relu, mask, at + 3 * n_out));
+    }
+    for (; j < n_out; j++) {
+      f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (i32 k = 0; k < n_in; k++) {
+        f32 wv = w[k * n_out + j];
+        s0 += a0[k] * wv; s1 += a1[k] * wv; s2 += a2[k] * wv; s3 += a3[k] * wv;
+      }
+      i32 at = r * n_out + j;
+      out[at] = finish1(s0, b[j], relu, mask, at);
+      out[at + n_out] = finish1(s1, b[j], relu, mask, at + n_out);
+      out[at + 2 * n_out] = finish1(s2, b[j], relu, mask, at + 2 * n_out);
+      out[at + 3 * n_out] = finish1(s3, b[j], relu, mask, at + 3 * n_out);
+    }
+  }
+  for (; r < r1; r++) {
+    const f32 *a0 = in + r * n_in;
+    i32 j = 0;
+    for (; j + 8 <= n_out; j += 8) {
+      v128_t c0 = wasm_f32x4_splat(0), c1 = c0;
+      const f32 *wk = w + j;
+      for (i32 k = 0; k < n_in; k++, wk += n_out) {
+        v128_t x0 = wasm_f32x4_splat(a0[k]);
+        c0 = MADD(x0, wasm_v128_load(wk), c0);
+        c1 = MADD(x0, wasm_v128_load(wk + 4), c1);
+      }
+      i32 at = r * n_out + j;
+      wasm_v128_store(out + at, finish4(c0, wasm_v128_load(b + j), relu, mask, at));
+      wasm_v128_store(out + at + 4, finish4(c1, wasm_v128_load(b + j + 4), relu, mask, at + 4));
+    }
+    for (; j + 4 <= n_out; j += 4) {
+      v128_t c0 = wasm_f32x4_splat(0);
+      const f32 *wk = w + j;
+      for (i32 k = 0; k < n_in; k++, wk += n_out) c0 = MADD(wasm_f32x4_splat(a0[k]), wasm_v128_load(wk), c0);
+      i32 at = r * n_out + j;
+      wasm_v128_store(out + at, finish4(c0, wasm_v128_load(b + j), relu, mask, at));
+    }
+    for (; j < n_out; j++) {
+      f32 s = 0;
+      for (i32 k = 0; k < n_in; k++) s += a0[k] * w[k * n_out + j];
+      i32 at = r * n_out + j;
+      out[at] = finish1(s, b[j], relu, mask, at);
+    }
+  }
+}
+
+/* Forward pass over rows r0..r1 of the plan's batch: the last layer's H holds the logits. */
+__attribute__((export_name("forward_rows"))) void forward_rows(const i32 *plan, i32 r0, i32 r1) {
+  convert_input(plan, r0, r1);
+  i32 L = P(plan, PLAN_LAYERS);
+  i32 train = P(plan, PLAN_TRAIN);
+  const f32 *in = PTR(const f32, P(plan, PLAN_X));
+  for (i32 l = 0; l < L; l++) {
+    const i32 *ly = LAYER(plan, l);
+    i32 last = l == L - 1;
+    const f32 *mask = train && !last ? PTR(const f32, ly[L_MASK]) : 0;
+    f32 *out = PTR(f32, ly[L_H]);
+    dense_forward(in, ly[L_IN], PTR(const f32, ly[L_W]), PTR(const f32, ly[L_B]), out, ly[L_OUT],
+                  !last && ly[L_ACT] == 1, mask, r0, r1);
+    in = out;
+  }
+}
+
+/* Log-softmax of one row in place (max-shifted, sums in double); returns log-sum-exp. */
+static f64 log_softmax_row(f32 *z, i32 n) {
+  f32 m = z[0];
+  for (i32 c = 1; c < n; c++) if (z[c] > m) m = z[c];
+  f64 s = 0;
+  for (i32 c = 0; c < n; c++) s += js_exp((f64)(z[c] - m));
+  return (f64)m + js_log(s);
+}
+
+/* Training: loss per row and the output gradient (softmax - onehot) * lr / rows, then the
+ * gradient with respect to every lower layer's pre-activation, through the old weights. */
+__attribute__((export_name("backward_rows"))) void backward_rows(const i32 *plan, i32 r0, i32 r1) {
+  i32 L = P(plan, PLAN_LAYERS);
+  const i32 *top = LAYER(plan, L - 1);
+  i32 C = top[L_OUT];
+  const i32 *labels = PTR(const i32, P(plan, PLAN_LABELS));
+  f64 *loss = PTR(f64, P(plan, PLAN_LOSS));
+  f32 gs = PF(plan, PLAN_GSCALE);
+  for (i32 r = r0; r < r1; r++) {
+    f32 *z = PTR(f32, top[L_H]) + r * C;
+    f32 *g = PTR(f32, top[L_G]) + r * C;
+    f64 lse = log_softmax_row(z, C);
+    i32 y = labels[r];
+    loss[r] = lse - (f64)z[y];
+    for (i32 c = 0; c < C; c++) {
+      f32 p = (f32)js_exp((f64)z[c] - lse);
+      g[c] = (p - (c == y ? 1.0f : 0.0f)) * gs;
+    }
+  }
+  for (i32 l = L - 1; l >= 1; l--) {
+    const i32 *ly = LAYER(plan, l), *below = LAYER(plan, l - 1);
+    i32 n_in = ly[L_IN], n_out = ly[L_OUT];
+    const f32 *w = PTR(const f32, ly[L_W]);
+    const f32 *h = PTR(const f32, below[L_H]);
+    const f32 *mask = P(plan, PLAN_TRAIN) ? PTR(const f32, below[L_MASK]) : 0;
+    i32 relu = below[L_ACT] == 1;
+    for (i32 r = r0; r < r1; r++) {
+      const f32 *g = PTR(const f32, ly[L_G]) + r * n_out;
+      f32 *gb = PTR(f32, below[L_G]) + r * n_in;
+      i32 i = 0;
+      /* Four weight rows at a time: four dot products over j, reduced into one vector. */
+      for (; i + 4 <= n_in; i += 4) {
+        const f32 *w0 = w + i * n_out, *w1 = w0 + n_out, *w2 = w1 + n_out, *w3 = w2 + n_out;
+        v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+        i32 j = 0;
+        for (; j + 4 <= n_out; j += 4) {
+          v128_t gj = wasm_v128_load(g + j);
+          a0 = MADD(gj, wasm_v128_load(w0 + j), a0);
+          a1 = MADD(gj, wasm_v128_load(w1 + j), a1);
+          a2 = MADD(gj, wasm_v128_load(w2 + j), a2);
+          a3 = MADD(gj, wasm_v128_load(w3 + j), a3);
+        }
+        v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5),
+                                    wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+        v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5),
+                                    wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+        v128_t d = wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5),
+                                  wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+        if (j < n_out) {
+          f32 t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+          for (; j < n_out; j++) {
+            t0 += g[j] * w0[j]; t1 += g[j] * w1[j]; t2 += g[j] * w2[j]; t3 += g[j] * w3[j];
+          }
+          d = wasm_f32x4_add(d, wasm_f32x4_make(t0, t1, t2, t3));
+        }
+        i32 at = r * n_in + i;
+        if (mask) d = wasm_f32x4_mul(d, wasm_v128_load(mask + at));
+        /* h = relu(a) * mask: where the mask is 0, d already is. */
+        if (relu) d = wasm_v128_and(d, wasm_f32x4_gt(wasm_v128_load(h + at), wasm_f32x4_splat(0)));
+        wasm_v128_store(gb + i, d);
+      }
+      for (; i < n_in; i++) {
+        const f32 *wi = w + i * n_out;
+        f32 d = 0;
+        for (i32 j = 0; j < n_out; j++) d += g[j] * wi[j];
+        i32 at = r * n_in + i;
+        if (mask) d *= mask[at];
+        if (relu && !(h[at] > 0)) d = 0;
+        gb[i] = d;
+      }
+    }
+  }
+}
+
+/* W[i][:] -= sum_r a[r][i] * g[r][:] for weight rows i0..i1 (a: rows x n_in, g: rows x n_out). */
+static void dense_update(f32 *w, i32 n_out, const f32 *a, i32 n_in, const f32 *g, i32 rows,
+                         i32 i0, i32 i1) {
+  i32 i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    i32 j = 0;
+    for (; j + 8 <= n_out; j += 8) {
+      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
+      v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      for (i32 r = 0; r < rows; r++) {
+        const f32 *gr = g + r * n_out + j;
+        const f32 *ar = a + r * n_in + i;
+        v128_t g0 = wasm_v128_load(gr), g1 = wasm_v128_load(gr + 4);
+        v128_t x0 = wasm_f32x4_splat(ar[0]), x1 = wasm_f32x4_splat(ar[1]);
+        v128_t x2 = wasm_f32x4_splat(ar[2]), x3 = wasm_f32x4_splat(ar[3]);
+        c00 = MADD(x0, g0, c00); c01 = MADD(x0, g1, c01);
+        c10 = MADD(x1, g0, c10); c11 = MADD(x1, g1, c11);
+        c20 = MADD(x2, g0, c20); c21 = MADD(x2, g1, c21);
+        c30 = MADD(x3, g0, c30); c31 = MADD(x3, g1, c31);
+      }
+      f32 *o = w + i * n_out + j;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c00));
+      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c01));
+      o += n_out;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c10));
+      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c11));
+      o += n_out;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c20));
+      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c21));
+      o += n_out;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c30));
+      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c31));
+    }
+    for (; j + 4 <= n_out; j += 4) {
+      v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+      for (i32 r = 0; r < rows; r++) {
+        v128_t g0 = wasm_v128_load(g + r * n_out + j);
+        const f32 *ar = a + r * n_in + i;
+        c0 = MADD(wasm_f32x4_splat(ar[0]), g0, c0);
+        c1 = MADD(wasm_f32x4_splat(ar[1]), g0, c1);
+        c2 = MADD(wasm_f32x4_splat(ar[2]), g0, c2);
+        c3 = MADD(wasm_f32x4_splat(ar[3]), g0, c3);
+      }
+      f32 *o = w + i * n_out + j;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c0));
+      o += n_out;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c1));
+      o += n_out;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c2));
+      o += n_out;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c3));
+    }
+    for (; j < n_out; j++) {
+      f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (i32 r = 0; r < rows; r++) {
+        f32 gv = g[r * n_out + j];
+        const f32 *ar = a + r * n_in + i;
+        s0 += ar[0] * gv; s1 += ar[1] * gv; s2 += ar[2] * gv; s3 += ar[3] * gv;
+      }
+      w[i * n_out + j] -= s0;
+      w[(i + 1) * n_out + j] -= s1;
+      w[(i + 2) * n_out + j] -= s2;
+      w[(i + 3) * n_out + j] -= s3;
+    }
+  }
+  for (; i < i1; i++) {
+    i32 j = 0;
+    for (; j + 4 <= n_out; j += 4) {
+      v128_t c0 = wasm_f32x4_splat(0);
+      for (i32 r = 0; r < rows; r++)
+        c0 = MADD(wasm_f32x4_splat(a[r * n_in + i]), wasm_v128_load(g + r * n_out + j), c0);
+      f32 *o = w + i * n_out + j;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c0));
+    }
+    for (; j < n_out; j++) {
+      f32 s = 0;
+      for (i32 r = 0; r < rows; r++) s += a[r * n_in + i] * g[r * n_out + j];
+      w[i * n_out + j] -= s;
+    }
+  }
+}
+
+/* Phase B for thread t of T: its share of every layer's weight rows, and the biases of the
+ * layers l with l % T == t. */
+__attribute__((export_name("update_share"))) void update_share(const i32 *plan, i32 t, i32 T) {
+  i32 L = P(plan, PLAN_LAYERS);
+  i32 rows = P(plan, PLAN_ROWS);
+  for (i32 l = 0; l < L; l++) {
+    const i32 *ly = LAYER(plan, l);
+    i32 n_in = ly[L_IN], n_out = ly[L_OUT];
+    const f32 *a = l == 0 ? PTR(const f32, P(plan, PLAN_X)) : PTR(const f32, LAYER(plan, l - 1)[L_H]);
+    const f32 *g = PTR(const f32, ly[L_G]);
+    /* Whole blocks of 4 rows per thread where possible. */
+    i32 blocks = (n_in + 3) / 4;
+    i32 i0 = (blocks * t / T) * 4, i1 = (blocks * (t + 1) / T) * 4;
+    if (i1 > n_in) i1 = n_in;
+    if (i0 < i1) dense_update(PTR(f32, ly[L_W]), n_out, a, n_in, g, rows, i0, i1);
+    if (l % T == t) {
+      f32 *b = PTR(f32, ly[L_B]);
+      for (i32 j = 0; j < n_out; j++) {
+        f32 s = 0;
+        for (i32 r = 0; r < rows; r++) s += g[r * n_out + j];
+        b[j] -= s;
+      }
+    }
+  }
+}
+
+/* Evaluation of rows r0..r1 after forward_rows: log-probabilities in place, the argmax (first
+ * index of the largest, as torch.argmax) and, when labels are given, each row's NLL. */
+__attribute__((export_name("evaluate_rows"))) void evaluate_rows(const i32 *plan, i32 r0, i32 r1) {
+  i32 L = P(plan, PLAN_LAYERS);
+  const i32 *top = LAYER(plan, L - 1);
+  i32 C = top[L_OUT];
+  const i32 *labels = PTR(const i32, P(plan, PLAN_LABELS));
+  f64 *nll = PTR(f64, P(plan, PLAN_NLL));
+  i32 *pred = PTR(i32, P(plan, PLAN_PRED));
+  for (i32 r = r0; r < r1; r++) {
+    f32 *z = PTR(f32, top[L_H]) + r * C;
+    f64 lse = log_softmax_row(z, C);
+    i32 best = 0;
+    for (i32 c = 0; c < C; c++) {
+      z[c] = (f32)((f64)z[c] - lse);
+      if (z[c] > z[best]) best = c;
+    }
+    pred[r] = best;
+    if (labels) nll[r] = -(f64)z[labels[r]];
+  }
+}
+
+/* A rate-0.5 dropout mask from random bits, as src/mnist/model.ts's fillDropoutMask draws it:
+ * entry j is `keep` where bit (j % 32) of word j / 32 is set, else 0. */
+__attribute__((export_name("expand_bits"))) void expand_bits(const unsigned *bits, f32 *mask, i32 n,
+                                                              f32 keep) {
+  v128_t vkeep = wasm_f32x4_splat(keep);
+  v128_t lanes = wasm_u32x4_make(1, 2, 4, 8);
+  i32 j = 0;
+  for (; j + 4 <= n; j += 4) {
+    v128_t word = wasm_u32x4_splat(bits[j >> 5] >> (j & 31));
+    wasm_v128_store(mask + j, wasm_v128_and(wasm_i32x4_eq(wasm_v128_and(word, lanes), lanes), vkeep));
+  }
+  for (; j < n; j++) mask[j] = (bits[j >> 5] >> (j & 31)) & 1 ? keep : 0;
+}

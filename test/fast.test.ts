@@ -1,0 +1,194 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ImageSet } from "../src/data/mnist-npz.js";
+import { UsageError } from "../src/errors.js";
+import {
+  createDenseModel,
+  dropoutMasks,
+  initDenseWeights,
+  readDenseWeights,
+} from "../src/models/dense-model.js";
+import {
+  evaluateModel,
+  predictLogProbs,
+  stepAutodiff,
+  type TrainBatch,
+  trainModel,
+} from "../src/models/dense-train.js";
+import { resolveEngine } from "../src/models/fast/dense.js";
+import { closeFastEngine, FastNet } from "../src/models/fast/engine.js";
+import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "../src/models/layout.js";
+import { createRandom } from "../src/models/random.js";
+import { selectBackend } from "../src/node/backend.js";
+
+beforeAll(async () => {
+  await selectBackend({ backend: "wasm" });
+});
+afterAll(async () => {
+  await closeFastEngine();
+});
+
+/** Random uint8 rows whose labels depend on them, `features` wide. */
+function syntheticSet(count: number, seed: number, features = 784, classes = 10): ImageSet {
+  const rng = createRandom(seed);
+  const pixels = new Uint8Array(count * features);
+  const labels = new Int32Array(count);
+  for (let n = 0; n < count; n++) {
+    const label = Math.floor(rng.next() * classes);
+    labels[n] = label;
+    for (let f = 0; f < features; f++) {
+      const hot = Math.floor((f * classes) / features) === label;
+      pixels[n * features + f] = Math.floor(rng.next() * (hot ? 256 : 64));
+    }
+  }
+  return { count, features, pixels, labels };
+}
+
+function maxAbsDiff(a: DenseWeights, b: DenseWeights): number {
+  let max = 0;
+  a.forEach((layer, l) => {
+    for (const key of ["kernel", "bias"] as const) {
+      const u = layer[key];
+      const v = b[l]![key];
+      for (let i = 0; i < u.length; i++) max = Math.max(max, Math.abs(u[i]! - v[i]!));
+    }
+  });
+  return max;
+}
+
+const fast = (threads: number) => ({ engine: "fast" as const, threads });
+const tfjs = { engine: "tfjs" as const, threads: 1 };
+
+describe("the fast engine against TF.js autodiff (the oracle)", () => {
+  it.each([
+    { name: "MNIST stack, batch 32, dropout 0.5", spec: MNIST_SPEC, rows: 32, threads: 2 },
+    { name: "MNIST stack, partial batch of 7", spec: MNIST_SPEC, rows: 7, threads: 2 },
+    {
+      name: "odd widths (13 → 9 → 6 → 3), dropout 0.3, 1 thread",
+      spec: { sizes: [13, 9, 6, 3], dropout: [0.3, 0] } as DenseStackSpec,
+      rows: 11,
+      threads: 1,
+    },
+    {
+      name: "a deeper stack, dropout on two layers, 3 threads",
+      spec: { sizes: [784, 48, 40, 24, 10], dropout: [0.3, 0, 0.5] } as DenseStackSpec,
+      rows: 19,
+      threads: 3,
+    },
+  ])("$name: one step within 1e-6", ({ spec, rows, threads }) => {
+    const features = spec.sizes[0]!;
+    const classes = spec.sizes[spec.sizes.length - 1]!;
+    const set = syntheticSet(rows, 1, features, classes);
+    const start = initDenseWeights(spec, createRandom(2));
+    const masks = dropoutMasks(spec, rows, createRandom(4));
+    const net = new FastNet(spec, start, rows, threads);
+    const input = { pixels: set.pixels, features, divisor: 255 };
+    const lossFast = net.step(input, set.labels, 0, rows, masks, 0.5, true)!;
+    const model = createDenseModel(start, spec);
+    const batch: TrainBatch = {
+      rows,
+      x: Float32Array.from(set.pixels),
+      divisor: 255,
+      labels: set.labels,
+    };
+    const lossTf = stepAutodiff(model, batch, masks, 0.5, true)!;
+    const diff = maxAbsDiff(net.getWeights(), readDenseWeights(model));
+    model.dispose();
+    expect(diff).toBeLessThan(1e-6);
+    // The step moved the weights (a no-op step would also "agree").
+    expect(maxAbsDiff(net.getWeights(), start)).toBeGreaterThan(1e-3);
+    expect(Math.abs(lossFast - lossTf)).toBeLessThan(1e-5);
+  });
+
+  it("one epoch (batch 32 not dividing 200 rows, dropout, shuffled) ends within float tolerance of TF.js", () => {
+    const spec = MNIST_SPEC;
+    const set = syntheticSet(200, 5);
+    const start = initDenseWeights(spec, createRandom(6));
+    const options = { batchSize: 32, epochs: 1, lr: 0.05, seed: 9, shuffle: true };
+    const a = createDenseModel(start, spec);
+    const b = createDenseModel(start, spec);
+    const ra = trainModel(a, set, { ...options, engine: fast(2) });
+    const rb = trainModel(b, set, { ...options, engine: tfjs });
+    expect(ra.steps).toBe(7);
+    const diff = maxAbsDiff(readDenseWeights(a), readDenseWeights(b));
+    expect(maxAbsDiff(readDenseWeights(a), start)).toBeGreaterThan(1e-2);
+    expect(diff).toBeLessThan(1e-5);
+    expect(Math.abs(ra.lastLoss! - rb.lastLoss!)).toBeLessThan(1e-4);
+    a.dispose();
+    b.dispose();
+  });
+
+  it("the same seed gives the same weights, whatever the thread count; another seed differs", () => {
+    const spec = { sizes: [784, 30, 17, 10], dropout: [0.5, 0.25] } as DenseStackSpec;
+    const set = syntheticSet(150, 7);
+    const start = initDenseWeights(spec, createRandom(8));
+    const train = (seed: number, threads: number) => {
+      const model = createDenseModel(start, spec);
+      trainModel(model, set, { batchSize: 20, lr: 0.1, seed, engine: fast(threads) });
+      const w = readDenseWeights(model);
+      model.dispose();
+      return w;
+    };
+    const one = train(3, 1);
+    expect(maxAbsDiff(train(3, 2), one)).toBe(0);
+    expect(maxAbsDiff(train(3, 1), one)).toBe(0);
+    expect(maxAbsDiff(train(4, 1), one)).toBeGreaterThan(1e-4);
+  });
+
+  it("validation and prediction match TF.js's forward pass, in chunks on several threads", () => {
+    const spec = MNIST_SPEC;
+    const set = syntheticSet(301, 11);
+    const model = createDenseModel(initDenseWeights(spec, createRandom(12)), spec);
+    const a = predictLogProbs(model, set, { chunkSize: 64, engine: fast(2) });
+    const b = predictLogProbs(model, set, { chunkSize: 64, engine: tfjs });
+    let max = 0;
+    for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+    expect(max).toBeLessThan(1e-5);
+    const ea = evaluateModel(model, set, { chunkSize: 100, engine: fast(2) });
+    const eb = evaluateModel(model, set, { engine: tfjs });
+    expect(Math.abs(ea.loss - eb.loss)).toBeLessThan(1e-5);
+    expect(ea.accuracy).toBe(eb.accuracy);
+    model.dispose();
+  });
+
+  it("float32 inputs (already scaled) train like uint8 ones divided by 255", () => {
+    const spec = MNIST_SPEC;
+    const set = syntheticSet(64, 13);
+    const scaled: ImageSet = { ...set, pixels: Float32Array.from(set.pixels, (v) => v / 255) };
+    const start = initDenseWeights(spec, createRandom(14));
+    const a = createDenseModel(start, spec);
+    const b = createDenseModel(start, spec);
+    trainModel(a, set, { seed: 1, engine: fast(1) });
+    trainModel(b, scaled, { seed: 1, engine: fast(1) });
+    expect(maxAbsDiff(readDenseWeights(a), readDenseWeights(b))).toBe(0);
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describe("resolveEngine", () => {
+  it("defaults to the fast engine on every core, and reads the environment", () => {
+    expect(resolveEngine({}).engine).toBe("fast");
+    expect(resolveEngine({}, { FEDN_TFJS_ENGINE: "tfjs", FEDN_TFJS_THREADS: "3" })).toEqual({
+      engine: "tfjs",
+      threads: 3,
+    });
+    expect(resolveEngine({ engine: "fast", threads: 2 }, { FEDN_TFJS_ENGINE: "tfjs" })).toEqual({
+      engine: "fast",
+      threads: 2,
+    });
+  });
+
+  it("refuses what it does not know, naming the option", () => {
+    expect(() => resolveEngine({ engine: "gpu" })).toThrow(UsageError);
+    expect(() => resolveEngine({ engine: "gpu" })).toThrow(
+      /--engine must be one of auto, fast, tfjs/,
+    );
+    expect(() => resolveEngine({}, { FEDN_TFJS_ENGINE: "x" })).toThrow(/FEDN_TFJS_ENGINE/);
+    expect(() => resolveEngine({}, { FEDN_TFJS_THREADS: "0" })).toThrow(/FEDN_TFJS_THREADS/);
+    expect(() => resolveEngine({ threads: 1.5 })).toThrow(/--threads/);
+  });
+});
+
+// Keeps the tf import used for backends that need it in this file's scope.
+void tf;
