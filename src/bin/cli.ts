@@ -9,6 +9,7 @@ import data from "../tools/data.js";
 import inspect from "../tools/inspect.js";
 import packageCreate from "../tools/package.js";
 import packageBuild from "../tools/package-build.js";
+import report from "../tools/report.js";
 import run from "../tools/run.js";
 import simulate from "../tools/simulate.js";
 import { VERSION } from "../version.js";
@@ -18,7 +19,7 @@ const program = {
   version: VERSION,
   describe: "Tools for FEDn compute packages written in TypeScript on TensorFlow.js.",
   // The drop-in entry point's commands too, so `npx fedn-tfjs train in out` works from any folder.
-  commands: [inspect, data, packageCreate, packageBuild, run, simulate, ...mnist.commands],
+  commands: [inspect, data, packageCreate, packageBuild, run, simulate, report, ...mnist.commands],
 };
 
 const argv = process.argv.slice(2);
