@@ -198,7 +198,12 @@ async function pool<T, R>(
       results[i] = await task(items[i]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  // Every worker is waited for, even after one throws (an abort): the caller removes the
+  // unpacked package only once no entry point of this pool is still running in it.
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.min(limit, items.length) }, worker),
+  );
+  for (const s of settled) if (s.status === "rejected") throw s.reason;
   return results;
 }
 
