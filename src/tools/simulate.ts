@@ -5,7 +5,7 @@
  */
 import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { UsageError } from "../errors.js";
+import { IoError, UsageError } from "../errors.js";
 import { type AggregatorOptions, SERVER_OPTIMIZERS } from "../fedn/aggregators.js";
 import { parseClientSettings } from "../fedn/settings.js";
 import { defineCommand } from "../kit/cli.js";
@@ -16,8 +16,11 @@ function format(value: number | undefined): string {
   return value === undefined || Number.isNaN(value) ? "n/a" : value.toFixed(4);
 }
 
-/** The clients `fedn-tfjs data --clients N` made: the folders 1, 2, ... in `dir`, counted. */
-async function countClients(dir: string): Promise<number> {
+/**
+ * The clients `fedn-tfjs data --clients N` made: the folders 1, 2, ... in `dir`, counted. None is
+ * missing data, not a usage error: the line names the first client's file, as train would.
+ */
+async function countClients(dir: string, dataFile: string): Promise<number> {
   const names = new Set(
     await readdir(dir, { withFileTypes: true })
       .then((entries) => entries.filter((e) => e.isDirectory()).map((e) => e.name))
@@ -26,9 +29,10 @@ async function countClients(dir: string): Promise<number> {
   let n = 0;
   while (names.has(String(n + 1))) n++;
   if (n === 0) {
-    throw new UsageError(
-      `no client folders ${dir}/1, ${dir}/2, ...; write them with \`fedn-tfjs data --clients N\` or pass --clients`,
-      { option: "clients" },
+    const first = join(dir, "1", dataFile);
+    throw new IoError(
+      `no client data: ${first} does not exist; write the client splits with \`fedn-tfjs data --clients N\`, or pass --data_dir and --clients`,
+      { file: first },
     );
   }
   return n;
@@ -126,7 +130,7 @@ export default defineCommand({
       });
     }
     const dataDir = resolve(ctx.cwd, args.data_dir);
-    const clients = args.clients ?? (await countClients(dataDir));
+    const clients = args.clients ?? (await countClients(dataDir, args.data_file));
     const clientData = clientDataPaths(dataDir, clients, args.data_file);
     const aggregator: AggregatorOptions =
       args.aggregator === "fedopt"
