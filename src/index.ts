@@ -31,6 +31,23 @@ export {
   ShapeError,
   UsageError,
 } from "./errors.js";
+// FEDn's combiner aggregators, on weight lists (loadModel reads an update file)
+export {
+  type Aggregator,
+  type AggregatorOptions,
+  createAggregator,
+  FEDOPT_DEFAULTS,
+  type FedOptOptions,
+  type FedOptResult,
+  type FedOptState,
+  fedAvg,
+  fedOpt,
+  type ModelUpdate,
+  type ResolvedFedOptOptions,
+  resolveFedOptOptions,
+  SERVER_OPTIMIZERS,
+  type ServerOptimizer,
+} from "./fedn/aggregators.js";
 export {
   decodeModel,
   type EncodeModelOptions,
@@ -96,5 +113,13 @@ export {
   type StepResult,
   type Writer,
 } from "./tools/entry-point.js";
-export { type RoundResult, type SimulateOptions, simulateFederation } from "./tools/federation.js";
+export {
+  type ClientRoundResult,
+  type ClientStage,
+  type RoundResult,
+  type SimulateEvent,
+  type SimulateOptions,
+  type SimulationResults,
+  simulateFederation,
+} from "./tools/federation.js";
 export { VERSION } from "./version.js";

@@ -106,6 +106,7 @@ describe("arithmetic", () => {
   const m1 = model(11);
   const m2 = model(12);
   const pos = model(13, "float32", true);
+  const m64 = model(14, "float64");
 
   it.skipIf(numpyMissing() !== "")("matches numpy element for element", () => {
     const dir = mkdtempSync(join(tmpdir(), "arith-"));
@@ -118,6 +119,8 @@ describe("arithmetic", () => {
       increment_average: incrementAverage(m1, m2, 600, 1800),
       add: add(m1, m2),
       add_ab: add(m1, m2, 0.3, 1.7),
+      // float64 with float32: numpy computes m2 * 1.7 in float32 before promoting the sum.
+      add_mixed: add(m64, m2, 0.3, 1.7),
       subtract: subtract(m1, m2, 2, 0.5),
       multiply: multiply(m1, m2),
       divide: divide(m1, pos),
@@ -126,17 +129,18 @@ describe("arithmetic", () => {
       sign: sign(m1),
       ones: ones(m1, 0.25),
     };
-    const paths = [save("m1", m1), save("m2", m2), save("pos", pos)];
+    const paths = [save("m1", m1), save("m2", m2), save("pos", pos), save("m64", m64)];
     const names = Object.keys(ours);
     for (const name of names) paths.push(save(name, ours[name]!));
     // The expressions of fedn/utils/helpers/plugins/numpyhelper.py, applied with numpy.
     const out = python(
       `load = lambda p: (lambda a: [a[str(i)] for i in range(len(a.files))])(np.load(p))
-m1, m2, pos = (load(p) for p in sys.argv[1:4])
+m1, m2, pos, m64 = (load(p) for p in sys.argv[1:5])
 ref = {
   "increment_average": [np.add(x, 600 * (y - x) / 1800) for x, y in zip(m1, m2)],
   "add": [x * 1.0 + y * 1.0 for x, y in zip(m1, m2)],
   "add_ab": [x * 0.3 + y * 1.7 for x, y in zip(m1, m2)],
+  "add_mixed": [x * 0.3 + y * 1.7 for x, y in zip(m64, m2)],
   "subtract": [x * 2 + y * -0.5 for x, y in zip(m1, m2)],
   "multiply": [np.multiply(x, y) for x, y in zip(m1, m2)],
   "divide": [np.divide(x, y) for x, y in zip(m1, pos)],
@@ -146,7 +150,7 @@ ref = {
   "ones": [np.ones(np.shape(x)) * 0.25 for x in m1],
 }
 res = {}
-for name, p in zip(${JSON.stringify(names)}, sys.argv[4:]):
+for name, p in zip(${JSON.stringify(names)}, sys.argv[5:]):
     got = load(p)
     want = ref[name]
     ulps = 0

@@ -7,20 +7,25 @@ import { type Dataset, sliceRows } from "../src/data/dataset.js";
 import { loadMnistPackage, saveDataset } from "../src/data/files.js";
 import { isFednTfjsError } from "../src/errors.js";
 import { runCli } from "../src/kit/cli.js";
+import { parsePythonJson } from "../src/node/io.js";
 import { createPackage } from "../src/tools/archive.js";
-import { simulateFederation } from "../src/tools/federation.js";
+import { type SimulationResults, simulateFederation } from "../src/tools/federation.js";
 import simulateCommand from "../src/tools/simulate.js";
+import { numpyMissing } from "./fixtures/python.js";
 
 const repo = resolve(import.meta.dirname, "..");
 const entrypoint = join(repo, "dist", "bin", "entrypoint.js");
+const ORACLE = join(repo, "test", "fixtures", "fedn_aggregate.py");
+const PYTHON = process.env.FEDN_TFJS_PYTHON ?? "python3";
 let dir: string;
 let clientData: string[];
 
 /** A package whose entry points run the built drop-in entry point, as the real client/ does. */
-async function writePackage(path: string, train: string): Promise<void> {
+async function writePackage(path: string, train: string, extra = ""): Promise<void> {
   await mkdir(path, { recursive: true });
   const yaml = [
     "entry_points:",
+    extra,
     "  train:",
     `    command: ${train}`,
     "  validate:",
@@ -28,6 +33,29 @@ async function writePackage(path: string, train: string): Promise<void> {
     "",
   ].join("\n");
   await writeFile(join(path, "fedn.yaml"), yaml);
+}
+
+/**
+ * A package of shell scripts, no TF.js: train copies the model and reports 10 examples, validate
+ * reports the data file's size; any entry point fails when the client's data file says "fail-<entry>".
+ */
+async function writeShellPackage(path: string): Promise<void> {
+  await mkdir(path, { recursive: true });
+  const guard = (entry: string) =>
+    `grep -q fail-${entry} "$FEDN_DATA_PATH" && { echo "${entry} broke on $FEDN_DATA_PATH" >&2; exit 7; }`;
+  await writeFile(join(path, "startup.sh"), `${guard("startup")}\nexit 0\n`);
+  await writeFile(
+    join(path, "train.sh"),
+    `${guard("train")}\ncp "$1" "$2"\necho '{"num_examples": 10}' > "$2-metadata"\n`,
+  );
+  await writeFile(
+    join(path, "validate.sh"),
+    `${guard("validate")}\necho "{\\"test_accuracy\\": 0.5, \\"test_loss\\": $(wc -c < "$FEDN_DATA_PATH")}" > "$2"\n`,
+  );
+  const yaml = ["startup", "train", "validate"]
+    .map((e) => `  ${e}:\n    command: bash ${e}.sh`)
+    .join("\n");
+  await writeFile(join(path, "fedn.yaml"), `entry_points:\n${yaml}\n`);
 }
 
 function slice(d: Dataset, train: [number, number], test: [number, number]): Dataset {
@@ -39,14 +67,65 @@ function slice(d: Dataset, train: [number, number], test: [number, number]): Dat
   };
 }
 
+function context(cwd: string) {
+  const io = { out: "", err: "" };
+  const ctx = {
+    stdout: { write: (t: string) => (io.out += t) },
+    stderr: { write: (t: string) => (io.err += t) },
+    env: { PATH: process.env.PATH },
+    cwd,
+  };
+  return { io, ctx };
+}
+
+const program = { name: "fedn-tfjs", version: "0", describe: "", commands: [simulateCommand] };
+
+async function readResults(out: string): Promise<SimulationResults> {
+  return parsePythonJson(await readFile(join(out, "results.json"), "utf8")) as SimulationResults;
+}
+
+/** Asks the numpy oracle to recompute every round of a simulation from the files it wrote. */
+async function oracle(out: string, seed: string, results: SimulationResults) {
+  const rounds = [];
+  let global = seed;
+  for (const r of results.rounds) {
+    const updates = [];
+    for (const c of r.clients.filter((c) => c.aggregated)) {
+      const file = join(out, `round-${r.round}`, `client-${c.client}.npz`);
+      const meta = JSON.parse(await readFile(`${file}-metadata`, "utf8")) as Record<string, number>;
+      expect(meta.num_examples).toBe(c.numExamples);
+      updates.push([file, meta.num_examples]);
+    }
+    const actual = join(out, r.model!);
+    rounds.push({ global, updates, actual });
+    global = actual;
+  }
+  const plan = join(out, "plan.json");
+  const parameters = results.aggregator.parameters;
+  await writeFile(
+    plan,
+    JSON.stringify({ aggregator: results.aggregator.name, parameters, rounds }),
+  );
+  return execFileSync(PYTHON, [ORACLE, plan], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map(
+      (l) => parsePythonJson(l) as { equal: boolean; dtypes: string[]; average_maxdiff?: number },
+    );
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "fedn-tfjs-simulate-"));
   const digits = await loadMnistPackage();
   // Unequal clients, so a plain mean and FedAvg's weighted mean differ.
-  const parts = [slice(digits, [0, 300], [0, 100]), slice(digits, [300, 400], [100, 200])];
+  const parts = [
+    slice(digits, [0, 300], [0, 100]),
+    slice(digits, [300, 400], [100, 200]),
+    slice(digits, [400, 600], [200, 300]),
+  ];
   clientData = [];
   for (const [i, part] of parts.entries()) {
-    const file = join(dir, "data", String(i + 1), "mnist.npz");
+    const file = join(dir, "data", String(i + 1), "digits.npz");
     await mkdir(join(dir, "data", String(i + 1)), { recursive: true });
     await saveDataset(part, file);
     clientData.push(file);
@@ -59,26 +138,34 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("simulateFederation", () => {
-  it("trains every client, aggregates with FedAvg and validates each round", async () => {
-    const seen: number[] = [];
-    const rounds = await simulateFederation(
-      {
-        packagePath: join(dir, "package"),
-        seedModel: join(dir, "seed.npz"),
-        clientData,
-        rounds: 2,
-        outDir: join(dir, "out"),
-        env: { PATH: process.env.PATH },
-      },
-      (r) => seen.push(r.round),
-    );
-    expect(seen).toEqual([1, 2]);
-    expect(rounds.map((r) => r.numExamples)).toEqual([400, 400]);
-    for (const round of rounds) {
-      expect(round.metrics).toHaveLength(2);
-      for (const m of round.metrics) {
-        expect(Object.keys(m).sort()).toEqual([
+const skipNumpy = numpyMissing();
+
+describe.skipIf(skipNumpy !== "")(`simulate on the bundled digits ${skipNumpy}`, () => {
+  it("3 clients x 3 rounds, plus one with a corrupt data file: every global model is numpy's num_examples-weighted average of the others' updates, exit 0", async () => {
+    const out = join(dir, "fedavg");
+    // Client 4's data file is corrupt: it must be left out of every round, the others go on.
+    await mkdir(join(dir, "data", "4"), { recursive: true });
+    await writeFile(join(dir, "data", "4", "digits.npz"), "this is not an npz");
+    const { io, ctx } = context(dir);
+    const argv = ["simulate", "-p", "package", "--seed-model", "seed.npz", "--rounds", "3"];
+    argv.push("--data-dir", "data", "--data-file", "digits.npz", "--out", out, "--quiet");
+    expect(await runCli(program, argv, ctx)).toBe(0);
+    const results = await readResults(out);
+    expect(results.clients).toHaveLength(4); // counted from data/1..4
+    expect(results.rounds.map((r) => [r.status, r.updates, r.numExamples])).toEqual([
+      ["ok", 3, 600],
+      ["ok", 3, 600],
+      ["ok", 3, 600],
+    ]);
+    for (const r of results.rounds) {
+      const bad = r.clients[3]!;
+      expect(bad).toMatchObject({ status: "failed", stage: "train", aggregated: false });
+      expect(bad.error).toBe("train failed with exit status 1");
+      expect(bad.stderr).toContain(`${join(dir, "data", "4", "digits.npz")}: not a zip archive`);
+      for (const c of r.clients.slice(0, 3)) {
+        expect(c).toMatchObject({ status: "ok", aggregated: true });
+        expect(c.trainSeconds).toBeGreaterThan(0);
+        expect(Object.keys(c.metrics!).sort()).toEqual([
           "test_accuracy",
           "test_loss",
           "training_accuracy",
@@ -86,82 +173,160 @@ describe("simulateFederation", () => {
         ]);
       }
     }
-    // numpy is the oracle for the aggregate: the examples-weighted mean of the two updates.
-    const check = `
-import json, numpy as np, sys
-d = sys.argv[1]
-ups = [np.load(f"{d}/round-1/client-{i}.npz", allow_pickle=False) for i in (1, 2)]
-ns = [json.load(open(f"{d}/round-1/client-{i}.npz-metadata"))["num_examples"] for i in (1, 2)]
-agg = np.load(f"{d}/model-round-1.npz", allow_pickle=False)
-assert sorted(agg.files) == [str(k) for k in range(6)], agg.files
-for k in agg.files:
-    want = (ups[0][k].astype(np.float64) * ns[0] + ups[1][k] * ns[1]) / sum(ns)
-    assert agg[k].dtype == np.float32, agg[k].dtype
-    assert np.abs(agg[k] - want).max() < 1e-6, (k, np.abs(agg[k] - want).max())
-print(ns)
-`;
-    const out = execFileSync("python3", ["-c", check, join(dir, "out")], { encoding: "utf8" });
-    expect(out.trim()).toBe("[300, 100]");
+    for (const v of await oracle(out, join(dir, "seed.npz"), results)) {
+      expect(v.equal).toBe(true);
+      expect(v.dtypes).toEqual(["float32"]);
+      expect(v.average_maxdiff!).toBeLessThan(1e-6);
+    }
+    expect(io.out).toMatch(/^round 1\/3: 3\/4 update\(s\), 600 examples, test_accuracy 0\.\d{4}/);
+    expect(io.out).toContain("(left out: client 4 train: train failed with exit status 1)");
+    // The last line points at the report, which exists.
+    expect(io.out.trim().split("\n").at(-1)).toBe(`report: ${join(out, "report.html")}`);
+    expect(await readFile(join(out, "report.html"), "utf8")).toContain("<svg");
   });
 
-  it("runs a .tgz as FEDn clients do: unpacked once, startup once per client, then the rounds", async () => {
+  it("FedOpt-Adam over 3 rounds equals the numpy re-implementation of FEDn's step", async () => {
+    const out = join(dir, "fedopt");
+    const results = await simulateFederation({
+      packagePath: join(dir, "package"),
+      seedModel: join(dir, "seed.npz"),
+      // Two clients keep the test short; the aggregation itself is checked on 3 in aggregators.test.ts.
+      clientData: clientData.slice(0, 2),
+      rounds: 3,
+      outDir: out,
+      aggregator: { aggregator: "fedopt", serverOpt: "adam", learningRate: 0.01 },
+      env: { PATH: process.env.PATH },
+    });
+    expect(results.aggregator).toEqual({
+      name: "fedopt",
+      parameters: { serveropt: "adam", learning_rate: 0.01, beta1: 0.9, beta2: 0.99, tau: 1e-4 },
+    });
+    const verdicts = await oracle(out, join(dir, "seed.npz"), results);
+    expect(verdicts).toHaveLength(3);
+    for (const v of verdicts) expect(v).toMatchObject({ equal: true, dtypes: ["float64"] });
+  });
+});
+
+describe("simulate's failure handling (a shell-script package, no training)", () => {
+  let shell: string;
+  const data: string[] = [];
+
+  beforeAll(async () => {
+    shell = join(dir, "shell");
+    await writeShellPackage(shell);
+    for (const [i, text] of ["good", "fail-startup", "fail-validate", "good too"].entries()) {
+      const file = join(dir, "shell-data", `${i + 1}.txt`);
+      await mkdir(join(dir, "shell-data"), { recursive: true });
+      await writeFile(file, text);
+      data.push(file);
+    }
+  });
+
+  it("records startup, train and validate failures per client and keeps going", async () => {
+    const events: string[] = [];
+    const results = await simulateFederation({
+      packagePath: shell,
+      seedModel: join(dir, "seed.npz"),
+      clientData: data,
+      rounds: 2,
+      outDir: join(dir, "shell-out"),
+      concurrency: 3,
+      env: { PATH: process.env.PATH },
+      onEvent: (e) => {
+        if (e.type !== "client") events.push(e.type);
+      },
+    });
+    expect(events).toEqual(["startup", "round", "done", "round", "done"]);
+    for (const r of results.rounds) {
+      expect(r).toMatchObject({ status: "ok", updates: 3, numExamples: 30 });
+      const [one, two, three, four] = r.clients;
+      expect(one).toMatchObject({ status: "ok", aggregated: true, numExamples: 10 });
+      expect(two).toMatchObject({
+        status: "failed",
+        stage: "startup",
+        error: "startup failed with exit status 7",
+        stderr: `startup broke on ${data[1]}`,
+        aggregated: false,
+      });
+      // Its update counts; only its metrics are missing.
+      expect(three).toMatchObject({ status: "failed", stage: "validate", aggregated: true });
+      expect(three!.metrics).toBeUndefined();
+      expect(four!.metrics).toEqual({ test_accuracy: 0.5, test_loss: 8 });
+      // The mean is over the clients that validated.
+      expect(r.mean).toEqual({ test_accuracy: 0.5, test_loss: (4 + 8) / 2 });
+    }
+  });
+
+  it("stops when its signal fires: no entry point starts after, and it rejects with the reason", async () => {
+    const controller = new AbortController();
+    const trained: number[] = [];
+    const run = simulateFederation({
+      packagePath: shell,
+      seedModel: join(dir, "seed.npz"),
+      clientData: [data[0]!, data[3]!],
+      rounds: 3,
+      outDir: join(dir, "shell-abort"),
+      concurrency: 1,
+      env: { PATH: process.env.PATH },
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === "client" && e.stage === "train") {
+          trained.push(e.client);
+          controller.abort(new Error("stopped by the test"));
+        }
+      },
+    });
+    await expect(run).rejects.toThrow("stopped by the test");
+    expect(trained).toEqual([1]);
+  });
+
+  it("a round with no update keeps the global model, and the command exits 1", async () => {
+    const folder = join(dir, "shell-nodata");
+    for (const i of [1, 2]) {
+      await mkdir(join(folder, String(i)), { recursive: true });
+      await writeFile(join(folder, String(i), "mnist.npz"), "fail-train");
+    }
+    const out = join(dir, "shell-nodata-out");
+    const { io, ctx } = context(dir);
+    const argv = ["simulate", "-p", shell, "--data-dir", folder, "--rounds", "1", "--out", out];
+    expect(await runCli(program, argv, ctx)).toBe(1);
+    const results = await readResults(out);
+    expect(results.rounds[0]).toMatchObject({ status: "failed", updates: 0 });
+    expect(results.rounds[0]!.model).toBeUndefined();
+    expect(io.out).toContain("round 1/1: no update arrived, global model unchanged");
+    expect(io.err).toContain("error: round(s) 1 got no update from any client");
+    // The entry points' own stderr, prefixed with the client, when not --quiet.
+    expect(io.err).toContain(`[client 2] train broke on ${join(folder, "2", "mnist.npz")}`);
+  });
+
+  it("runs a .tgz as FEDn clients do: unpacked once, startup once per client", async () => {
     const folder = join(dir, "with-startup");
-    await writePackage(folder, `node ${entrypoint} train`);
+    await writeShellPackage(folder);
     const yaml = join(folder, "fedn.yaml");
     await writeFile(
       yaml,
-      `entry_points:\n  startup:\n    command: echo started >> "$FEDN_DATA_PATH.started"\n${(await readFile(yaml, "utf8")).replace("entry_points:\n", "")}`,
+      (await readFile(yaml, "utf8")).replace(
+        "command: bash startup.sh",
+        'command: echo started >> "$FEDN_DATA_PATH.started"',
+      ),
     );
     const { file } = await createPackage({ path: folder, output: dir, name: "sim.tgz" });
-    const rounds = await simulateFederation({
+    const goods = [data[0]!, data[3]!];
+    const results = await simulateFederation({
       packagePath: file,
       seedModel: join(dir, "seed.npz"),
-      clientData,
+      clientData: goods,
       rounds: 1,
       outDir: join(dir, "tgz-out"),
       env: { PATH: process.env.PATH },
     });
-    expect(rounds[0]?.metrics).toHaveLength(2);
-    for (const data of clientData) {
-      expect(await readFile(`${data}.started`, "utf8")).toBe("started\n");
-    }
+    expect(results.rounds[0]!.updates).toBe(2);
+    for (const d of goods) expect(await readFile(`${d}.started`, "utf8")).toBe("started\n");
   });
 
-  it("stops with the client and exit status when an entry point fails", async () => {
-    await writePackage(join(dir, "broken"), "exit 3;");
-    const run = simulateFederation({
-      packagePath: join(dir, "broken"),
-      seedModel: join(dir, "seed.npz"),
-      clientData,
-      rounds: 1,
-      outDir: join(dir, "broken-out"),
-    });
-    await expect(run).rejects.toThrow(/^client 1: train failed with exit status 3/);
-  });
-
-  it("the simulate command takes absolute paths and writes where --out says", async () => {
-    let out = "";
-    const ctx = {
-      stdout: { write: (t: string) => (out += t) },
-      stderr: { write: () => true },
-      env: { PATH: process.env.PATH },
-      cwd: tmpdir(),
-    };
-    const argv = [
-      "simulate",
-      ...["-p", join(dir, "package"), "--seed_model", join(dir, "seed.npz")],
-      ...["--data_dir", join(dir, "data"), "--clients", "2", "--rounds", "1"],
-      ...["--out", join(dir, "cli-out")],
-    ];
-    const program = { name: "fedn-tfjs", version: "0", describe: "", commands: [simulateCommand] };
-    expect(await runCli(program, argv, ctx)).toBe(0);
-    expect(out).toMatch(/^round 1\/1: 2 client\(s\), 400 examples, test_accuracy 0\.\d{4}/);
-    expect(out).toContain(`global models and metrics in ${join(dir, "cli-out")}\n`);
-  });
-
-  it("says how to make missing client data", async () => {
+  it("says how to make missing client data, and refuses bad options", async () => {
     const error = await simulateFederation({
-      packagePath: join(dir, "package"),
+      packagePath: shell,
       seedModel: join(dir, "seed.npz"),
       clientData: [join(dir, "nowhere.npz")],
       outDir: join(dir, "x"),
@@ -170,5 +335,23 @@ print(ns)
     expect((error as Error).message).toBe(
       `client data ${join(dir, "nowhere.npz")} does not exist; write the splits with \`fedn-tfjs data --clients 1\``,
     );
+    const { ctx } = context(dir);
+    await expect(
+      runCli(program, ["simulate", "--data-dir", join(dir, "none"), "-p", shell], ctx),
+    ).resolves.toBe(2);
+    let err = "";
+    const badName = { ...ctx, stderr: { write: (t: string) => (err += t) } };
+    const argv = ["simulate", "-p", shell, "--clients", "1", "--data-file", "../x.npz"];
+    await expect(runCli(program, argv, badName)).resolves.toBe(2);
+    expect(err).toContain("option --data-file expects a file name, found ../x.npz");
+    await expect(
+      simulateFederation({
+        packagePath: shell,
+        seedModel: join(dir, "seed.npz"),
+        clientData: data,
+        outDir: join(dir, "x"),
+        concurrency: 0,
+      }),
+    ).rejects.toThrow("option --concurrency must be a positive integer, got 0");
   });
 });

@@ -10,6 +10,7 @@ import data from "../tools/data.js";
 import inspect from "../tools/inspect.js";
 import packageCreate from "../tools/package.js";
 import packageBuild from "../tools/package-build.js";
+import report from "../tools/report.js";
 import run from "../tools/run.js";
 import simulate from "../tools/simulate.js";
 import { VERSION } from "../version.js";
@@ -26,6 +27,7 @@ const program = {
     packageBuild,
     run,
     simulate,
+    report,
     clientStart,
     ...mnist.commands,
   ],

@@ -148,20 +148,33 @@ function make(dtype: "float32" | "float64", shape: readonly number[], length: nu
   return { dtype, shape: [...shape], data } as FloatArray;
 }
 
+/**
+ * `f` gets the rounding of the result dtype `r`, and those of each operand's own dtype (`rx`,
+ * `ry`) for a sub-expression numpy evaluates on one operand alone (`m1 * a` stays float32 when
+ * `m1` is, even if `m2` is float64).
+ */
 function binary(
   m1: Model,
   m2: Model,
   op: string,
-  f: (x: number, y: number, r: (v: number) => number) => number,
+  f: (
+    x: number,
+    y: number,
+    r: (v: number) => number,
+    rx: (v: number) => number,
+    ry: (v: number) => number,
+  ) => number,
 ): NdArray[] {
   return pairs(m1, m2, op).map(([x, y]) => {
     const dtype = resultType(x.dtype, y.dtype);
     const out = make(dtype, x.shape, x.data.length);
     const r = rounder(dtype);
+    const rx = rounder(x.dtype);
+    const ry = rounder(y.dtype);
     const xd = x.data;
     const yd = y.data;
     const od = out.data;
-    for (let i = 0; i < od.length; i++) od[i] = f(xd[i]!, yd[i]!, r);
+    for (let i = 0; i < od.length; i++) od[i] = f(xd[i]!, yd[i]!, r, rx, ry);
     return out;
   });
 }
@@ -203,7 +216,8 @@ export function incrementAverage(m1: Model, m2: Model, n: number, N: number): Nd
 export function add(m1: Model, m2: Model, a = 1, b = 1): NdArray[] {
   checkScalar(a, "a", "add");
   checkScalar(b, "b", "add");
-  return binary(m1, m2, "add", (x, y, r) => r(r(x * r(a)) + r(y * r(b))));
+  // numpy computes `m1 * a` in m1's dtype and `m2 * b` in m2's before promoting the sum.
+  return binary(m1, m2, "add", (x, y, r, rx, ry) => r(rx(x * rx(a)) + ry(y * ry(b))));
 }
 
 /** `subtract(m1, m2, a=1.0, b=1.0)`: `m1 * a - m2 * b` element-wise (numpy-helper: `add(m1, m2, a, -b)`). */
