@@ -11,6 +11,7 @@ export {
   type DecodeNpzOptions,
   decodeNpz,
   type EncodeNpzOptions,
+  type ExpectedArray,
   encodeNpz,
 } from "./codec/npz.js";
 // The data loaders

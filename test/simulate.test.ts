@@ -338,7 +338,7 @@ describe("simulate's failure handling (a shell-script package, no training)", ()
     const { ctx } = context(dir);
     await expect(
       runCli(program, ["simulate", "--data-dir", join(dir, "none"), "-p", shell], ctx),
-    ).resolves.toBe(2);
+    ).resolves.toBe(1); // missing data is a file problem (IoError), as the bad-input corpus expects
     let err = "";
     const badName = { ...ctx, stderr: { write: (t: string) => (err += t) } };
     const argv = ["simulate", "-p", shell, "--clients", "1", "--data-file", "../x.npz"];
