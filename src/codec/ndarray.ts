@@ -19,6 +19,18 @@ export type DType =
   | "float64";
 
 /** The typed array that holds each dtype. `float16` keeps its raw IEEE half bits. */
+/** The integer dtypes (labels and raw pixels may be any of them). */
+export const INTEGER_DTYPES: ReadonlySet<DType> = new Set<DType>([
+  "int8",
+  "int16",
+  "int32",
+  "int64",
+  "uint8",
+  "uint16",
+  "uint32",
+  "uint64",
+]);
+
 export interface TypedArrayByDType {
   bool: Uint8Array;
   int8: Int8Array;

@@ -10,7 +10,7 @@
  * PyTorch; the loader warns about that case instead of guessing.
  */
 
-import { formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
+import { formatShape, INTEGER_DTYPES, type NdArray, sizeOf } from "../codec/ndarray.js";
 import { decodeNpz } from "../codec/npz.js";
 import { DataError } from "../errors.js";
 import type { DataSpec, Dataset, LoadedData as KitData } from "../kit/spec.js";
@@ -43,17 +43,6 @@ export interface LoadedData {
   /** Things that are legal but probably wrong (float images in [0, 1]), for the CLI to print. */
   readonly warnings: readonly string[];
 }
-
-const INTEGER_DTYPES = new Set([
-  "int8",
-  "int16",
-  "int32",
-  "int64",
-  "uint8",
-  "uint16",
-  "uint32",
-  "uint64",
-]);
 
 /**
  * Checks and converts the splits of a Keras-style npz map. Throws a `DataError` naming the key for

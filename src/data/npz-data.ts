@@ -6,7 +6,7 @@
  * converted once to float32.
  */
 
-import { formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
+import { formatShape, INTEGER_DTYPES, type NdArray, sizeOf } from "../codec/ndarray.js";
 import { decodeNpz } from "../codec/npz.js";
 import { DataError, UsageError } from "../errors.js";
 import type { DataSpec, Dataset, LoadedData, SplitName } from "../kit/spec.js";
@@ -37,17 +37,6 @@ export interface NpzDataOptions {
   /** Values per row the model needs, checked when loading (e.g. 784). @default any */
   readonly features?: number;
 }
-
-const INTEGER_DTYPES = new Set([
-  "int8",
-  "int16",
-  "int32",
-  "int64",
-  "uint8",
-  "uint16",
-  "uint32",
-  "uint64",
-]);
 
 /**
  * Class labels from an `(N,)` or `(N, 1)` integer array (or floats holding integers, as
