@@ -230,6 +230,25 @@ export function defineComputePackage<
     describe: `The data file (${spec.dataFile})`,
     defaultDescription: `$FEDN_DATA_PATH or ${defaultDataPath(spec.dataFile)}`,
   } as const;
+  // validate and predict read a model and the data and write one JSON file: the same options,
+  // and the same paths resolved and checked before any work.
+  const evaluationOptions = {
+    data_path: dataOption,
+    backend: BACKEND_OPTION,
+    engine: ENGINE_OPTION,
+    threads: THREADS_OPTION,
+    ...extra,
+  };
+  async function evaluationPaths(
+    args: { in_model_path: string; out_json_path: string; data_path?: string | undefined },
+    ctx: CliContext,
+  ) {
+    const inPath = resolve(ctx.cwd, args.in_model_path);
+    const outPath = resolve(ctx.cwd, args.out_json_path);
+    const dataPath = resolveDataPath(args.data_path, { ...ctx, dataFile: spec.dataFile });
+    await checkOutput(outPath, inPath, dataPath);
+    return { inPath, outPath, dataPath };
+  }
   // The wire arrays the kind expects, as the npz reader checks them from the headers; float
   // models of another width are converted by the kinds (aggregators may send float64).
   const expect = kind.wireShapes?.map(({ shape, dtype }) => ({
@@ -424,19 +443,10 @@ export function defineComputePackage<
       { name: "in_model_path", describe: "The model to validate (.npz)" },
       { name: "out_json_path", describe: "Where to write the metrics (JSON)" },
     ],
-    options: {
-      data_path: dataOption,
-      backend: BACKEND_OPTION,
-      engine: ENGINE_OPTION,
-      threads: THREADS_OPTION,
-      ...extra,
-    },
+    options: evaluationOptions,
     async run(args, ctx) {
       chooseEngine(args, ctx);
-      const inPath = resolve(ctx.cwd, args.in_model_path);
-      const outPath = resolve(ctx.cwd, args.out_json_path);
-      const dataPath = resolveDataPath(args.data_path, { ...ctx, dataFile: spec.dataFile });
-      await checkOutput(outPath, inPath, dataPath);
+      const { inPath, outPath, dataPath } = await evaluationPaths(args, ctx);
       await withModel(
         inPath,
         dataPath,
@@ -478,19 +488,10 @@ export function defineComputePackage<
       { name: "in_model_path", describe: "The model to predict with (.npz)" },
       { name: "out_json_path", describe: "Where to write the predictions (JSON)" },
     ],
-    options: {
-      data_path: dataOption,
-      backend: BACKEND_OPTION,
-      engine: ENGINE_OPTION,
-      threads: THREADS_OPTION,
-      ...extra,
-    },
+    options: evaluationOptions,
     async run(args, ctx) {
       chooseEngine(args, ctx);
-      const inPath = resolve(ctx.cwd, args.in_model_path);
-      const outPath = resolve(ctx.cwd, args.out_json_path);
-      const dataPath = resolveDataPath(args.data_path, { ...ctx, dataFile: spec.dataFile });
-      await checkOutput(outPath, inPath, dataPath);
+      const { inPath, outPath, dataPath } = await evaluationPaths(args, ctx);
       await withModel(inPath, dataPath, ["test"], args.backend, ctx, async (tf, model, data) => {
         const output =
           spec.predict !== undefined
