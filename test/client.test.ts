@@ -100,8 +100,11 @@ async function until(
   }
 }
 
-/** Sender/receiver as FEDn's combiner reads them (`fedn.Client`: role 1, name 2, client_id 3). */
-function expectSender(call: SeenCall, withId = true): void {
+/**
+ * Sender/receiver as FEDn's combiner reads them (`fedn.Client`: role 1, name 2, client_id 3). The
+ * token travels to an insecure combiner only with `insecureToken` (FEDn: only with TLS).
+ */
+function expectSender(call: SeenCall, withId = true, token?: string): void {
   const sender = wireFields(call.raw).get(1)?.[0] as Buffer;
   const f = wireFields(sender);
   expect(f.get(1)?.[0]).toBe(1); // Role.CLIENT
@@ -110,7 +113,7 @@ function expectSender(call: SeenCall, withId = true): void {
   // grpc_handler.py: GrpcHandler metadata — ("client", <client id>), ("grpc-server", <combiner>).
   expect(call.metadata.client).toBe(CLIENT_ID);
   expect(call.metadata["grpc-server"]).toBe("127.0.0.1");
-  expect(call.metadata.authorization).toBe(`Bearer ${TOKEN}`);
+  expect(call.metadata.authorization).toBe(token === undefined ? undefined : `Bearer ${token}`);
 }
 
 describe.skipIf(numpyMissing() !== "")("fedn-tfjs client against a fake FEDn network", () => {
@@ -395,6 +398,7 @@ print(len(sys.argv) - 1)
       const text = log.join("");
       expect(text).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[INFO\] /m);
       expect(text).toContain("[DEBUG]");
+      expect(text).toContain("The token is not sent to the combiner over an insecure channel");
     } catch (error) {
       // The client's own log says what it was doing when the test gave up.
       (error as Error).message += `\n--- client log (tail) ---\n${log.join("").slice(-4000)}`;

@@ -32,6 +32,8 @@ export interface ClientOptions {
   secure?: boolean | undefined;
   /** PEM file of the root certificate(s) to trust, for the combiner and the controller. */
   caCert?: string | undefined;
+  /** Send the token to the combiner on an insecure channel too (FEDn never does). @default false */
+  insecureToken?: boolean | undefined;
   /** Verify the controller's HTTPS certificate. @default FEDN_CONNECT_API_SECURE, else true */
   verify?: boolean | undefined;
   /** Stop an entry point that runs longer than this many seconds (FEDn has no limit). */
@@ -62,6 +64,7 @@ export interface ClientConfig {
   secure: boolean | undefined;
   caCert: Buffer | undefined;
   caCertPath: string | undefined;
+  insecureToken: boolean;
   verify: boolean;
   taskTimeoutMs: number | undefined;
   retryMs: number;
@@ -87,6 +90,7 @@ const YAML_KEYS: Record<string, keyof ClientOptions | "ignore"> = {
   local_package: "localPackage",
   secure: "secure",
   ca_cert: "caCert",
+  insecure_token: "insecureToken",
   verify: "verify",
   task_timeout: "taskTimeout",
   // FEDn reads these but they mean nothing to a client that runs the numpy helper's packages.
@@ -308,6 +312,7 @@ export async function resolveClientConfig(
     secure: bool(pick("secure"), "secure"),
     caCert,
     caCertPath,
+    insecureToken: bool(pick("insecureToken"), "insecure-token") ?? false,
     verify,
     taskTimeoutMs: timeout === undefined ? undefined : seconds(timeout, "task-timeout", 0) * 1000,
     retryMs: seconds(given.retryInterval, "retry-interval", 5) * 1000,

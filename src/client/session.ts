@@ -8,8 +8,8 @@
  *   stream (FEDn 0.33 sends a `None` model, its stream thread dies, later rounds miss it);
  * - the wait between retries starts at the retry interval and doubles up to 16 times it (FEDn:
  *   starts at twice the interval, no cap but a reset after a long gap);
- * - the token also travels on insecure channels (FEDn sends it only with TLS, so a combiner with
- *   auth on and no TLS refuses FEDn's own client);
+ * - the token goes with TLS also when a root certificate is given (FEDn drops it then); on an
+ *   insecure channel it is not sent, as FEDn, unless `--insecure-token` asks for it;
  * - an `AbortSignal` ends the session: the running entry point's process group is stopped and
  *   nothing is sent for a task that did not finish.
  */
@@ -162,8 +162,18 @@ class Session {
     this.metadata = new grpc.Metadata();
     this.metadata.set("client", options.clientId);
     this.metadata.set("grpc-server", options.target.name);
+    // grpc_handler.py: the token goes only as TLS call credentials; in clear text on request.
     if (options.token !== undefined && !options.target.secure) {
-      this.metadata.set("authorization", `${this.config.authScheme} ${options.token}`);
+      if (this.config.insecureToken) {
+        this.metadata.set("authorization", `${this.config.authScheme} ${options.token}`);
+        options.log.warning(
+          "Sending the token to the combiner over an insecure channel (--insecure-token): anyone on the path can read it",
+        );
+      } else {
+        options.log.info(
+          "The token is not sent to the combiner over an insecure channel (as FEDn's client); a combiner that checks tokens needs TLS, or --insecure-token",
+        );
+      }
     }
     this.me = { name: this.config.name, role: Role.CLIENT, client_id: options.clientId };
     this.done.addEventListener("abort", () => this.wake?.(), { once: true });

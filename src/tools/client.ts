@@ -62,6 +62,11 @@ export default defineCommand({
       describe: "TLS to the combiner (default: as FEDn, TLS exactly when its port is 443)",
     },
     insecure: { type: "boolean", describe: "Plain-text gRPC to the combiner, whatever its port" },
+    insecure_token: {
+      type: "boolean",
+      describe:
+        "Send the token to the combiner on an insecure channel too (in clear text; FEDn's client never does)",
+    },
     ca_cert: {
       type: "string",
       describe:
@@ -116,6 +121,7 @@ export default defineCommand({
       combinerPort: args.combiner_port,
       secure: args.insecure === true ? false : args.secure,
       caCert: args.ca_cert,
+      insecureToken: args.insecure_token,
       verify: args.verify,
       taskTimeout: args.task_timeout,
       retryInterval: args.retry_interval,
