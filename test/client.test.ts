@@ -11,12 +11,14 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import mnistKeras from "../examples/mnist-keras/package.js";
 import { startClient } from "../src/client/client.js";
 import type { SessionSummary } from "../src/client/session.js";
 import { type Dataset, sliceRows } from "../src/data/dataset.js";
 import { loadMnistPackage, saveDataset } from "../src/data/files.js";
-import mnist from "../src/mnist/package.js";
+import { defineComputePackage, denseStack, mnistNpz } from "../src/index.js";
 import { createPackage } from "../src/tools/archive.js";
+import { buildPackage } from "../src/tools/bundle.js";
 import {
   FakeCombiner,
   FakeController,
@@ -412,8 +414,64 @@ print(len(sys.argv) - 1)
   });
 });
 
+/** `fedn.ModelMetric` as the combiner stores it (`combiner.py: SendModelMetric`, one row per key). */
+function readMetric(call: SeenCall): {
+  metrics: Record<string, number>;
+  step: number | undefined;
+  modelId: string | undefined;
+  roundId: string | undefined;
+  sessionId: string | undefined;
+  seconds: number;
+} {
+  // sender 1, metrics 2 (MetricElem: key 1, value 2 float), timestamp 3, step 4
+  // (google.protobuf.UInt32Value: value 1), model_id 5, round_id 6, session_id 7.
+  const m = wireFields(call.raw);
+  const metrics: Record<string, number> = {};
+  for (const elem of m.get(2) ?? []) {
+    const e = wireFields(elem as Buffer);
+    metrics[wireString(e, 1) as string] = e.get(2)?.[0] as number;
+  }
+  const step = m.get(4)?.[0] as Buffer | undefined;
+  return {
+    metrics,
+    step: step === undefined ? undefined : ((wireFields(step).get(1)?.[0] as number) ?? 0),
+    modelId: wireString(m, 5),
+    roundId: wireString(m, 6),
+    sessionId: wireString(m, 7),
+    seconds: wireFields(m.get(3)?.[0] as Buffer).get(1)?.[0] as number,
+  };
+}
+
 describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process package", () => {
-  it("trains and validates in this process with FEDn's files and checks", async () => {
+  it("keeps model and data between rounds, sends per-step metrics, and round 2 equals a fresh run", async () => {
+    // The MNIST drop-in's data and model, counted: how often the data is decoded and the model
+    // built. Dropout is seeded so that two runs can be compared.
+    let loads = 0;
+    let builds = 0;
+    const data = mnistNpz({ features: 784, classes: 10 });
+    const kind = denseStack({ units: [784, 64, 32, 10], dropout: [0.5, 0] });
+    const counted = defineComputePackage({
+      name: "counted-mnist",
+      describe: "the MNIST drop-in, counting data loads and model builds",
+      dataFile: "mnist.npz",
+      data: {
+        ...data,
+        load(bytes, o) {
+          loads++;
+          return data.load(bytes, o);
+        },
+      },
+      model: {
+        ...kind,
+        load(tf, w, f) {
+          builds++;
+          return kind.load(tf, w, f);
+        },
+      },
+      defaults: { batchSize: 32, epochs: 1, lr: 0.01 },
+      train: ({ tf, kind: k, model, train, loop }) =>
+        k.train(tf, model, train, { ...loop, seed: 11 }),
+    });
     const combiner = new FakeCombiner();
     const port = await combiner.start();
     const pkg = join(dir, "inproc");
@@ -421,6 +479,7 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
     await writeFile(join(pkg, "fedn.yaml"), "entry_points:\n  train:\n    command: 'false'\n");
     const stop = new AbortController();
     const log: string[] = [];
+    const env = { ...process.env, FEDN_DATA_PATH: join(dir, "data.npz") };
     const running = startClient({
       combiner: "127.0.0.1",
       combinerPort: port,
@@ -429,37 +488,81 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       localPackage: pkg,
       retryInterval: 0.05,
       telemetryInterval: 0,
-      // The MNIST drop-in itself: a kit ComputePackage, its `run` called in this process.
-      inProcess: mnist,
+      inProcess: counted,
       signal: stop.signal,
-      env: { ...process.env, FEDN_DATA_PATH: join(dir, "data.npz") },
+      env,
       cwd: dir,
       log: { write: (t: string) => log.push(t) },
     });
+    const round = async (model: string, n: number) => {
+      const from = combiner.calls.length;
+      combiner.send(CLIENT_ID, {
+        model_id: model,
+        type: 2,
+        data: JSON.stringify({ round_id: `r${n}`, client_settings: { batch_size: 50 } }),
+        session_id: "s",
+      });
+      const update = await combiner.waitFor("SendModelUpdate", () => true, from);
+      const id = wireString(wireFields(update.raw), 4) as string;
+      combiner.send(CLIENT_ID, { model_id: id, type: 4, session_id: "s" });
+      await combiner.waitFor("SendModelValidation", () => true, from);
+      combiner.send(CLIENT_ID, { model_id: id, type: 5, data: "{}", session_id: "p" });
+      await combiner.waitFor("SendModelPrediction", () => true, from);
+      return { id, calls: combiner.calls.slice(from) };
+    };
     try {
       await until("the task stream", () => combiner.subscribed(CLIENT_ID));
       combiner.models.set("seed", seed);
-      combiner.send(CLIENT_ID, {
-        model_id: "seed",
-        type: 2,
-        data: JSON.stringify({ round_id: "1", client_settings: { batch_size: 50 } }),
-        session_id: "s",
-      });
-      const update = await combiner.waitFor("SendModelUpdate");
-      const meta = JSON.parse(wireString(wireFields(update.raw), 7) as string);
-      expect(meta.training_metadata).toMatchObject({ num_examples: 200, batch_size: 50 });
-      const id = wireString(wireFields(update.raw), 4) as string;
-      await writeFile(join(dir, "inproc.npz"), combiner.models.get(id) as Buffer);
-      const shapes = python(
-        "z = np.load(sys.argv[1]); print([list(z[str(i)].shape) for i in range(6)], z['0'].dtype)",
-        [join(dir, "inproc.npz")],
+      const first = await round("seed", 1);
+      // 200 samples in batches of 50: 4 steps; the loss goes out at the steps the kit logs
+      // (batch 0, every 100th) and the last, before the update.
+      const metrics = first.calls.filter((c) => c.method === "SendModelMetric");
+      expect(metrics.map((c) => readMetric(c).step)).toEqual([0, 3]); // step 0: an empty UInt32Value, present
+      for (const call of metrics) {
+        expectSender(call);
+        const m = readMetric(call);
+        expect(Object.keys(m.metrics)).toEqual(["train_loss"]);
+        expect(m.metrics.train_loss).toBeGreaterThan(0);
+        expect(Number.isFinite(m.metrics.train_loss)).toBe(true);
+        expect([m.modelId, m.roundId, m.sessionId]).toEqual(["seed", "r1", "s"]);
+        expect(m.seconds).toBeGreaterThan(1.7e9);
+      }
+      const updateAt = first.calls.findIndex((c) => c.method === "SendModelUpdate");
+      expect(first.calls.findLastIndex((c) => c.method === "SendModelMetric")).toBeLessThan(
+        updateAt,
       );
-      expect(shapes.trim()).toBe("[[64, 784], [64], [32, 64], [32], [10, 32], [10]] float32");
-      combiner.send(CLIENT_ID, { model_id: id, type: 4, session_id: "s" });
-      const validation = await combiner.waitFor("SendModelValidation");
+      const afterFirst = loads;
+      expect(builds).toBe(1);
+      const second = await round(first.id, 2);
+      // Round 2 decoded no data and built no model: the weights went into the live model.
+      expect(loads).toBe(afterFirst);
+      expect(builds).toBe(1);
       expect(
-        JSON.parse(wireString(wireFields(validation.raw), 4) as string).test_accuracy,
-      ).toBeGreaterThanOrEqual(0);
+        second.calls
+          .filter((c) => c.method === "SendModelMetric")
+          .map((c) => readMetric(c).roundId),
+      ).toEqual(["r2", "r2"]);
+
+      // A fresh run of the same command on the same inputs writes the same weights (FEDn's
+      // contract: the output depends only on the input model and the settings).
+      const input = join(dir, "round1.npz");
+      await writeFile(input, combiner.models.get(first.id) as Buffer);
+      await writeFile(`${input}-metadata`, JSON.stringify({ batch_size: 50 }));
+      const sink = { write: () => true };
+      const status = await counted.run(["train", input, join(dir, "fresh.npz")], {
+        stdout: sink,
+        stderr: sink,
+        env,
+        cwd: dir,
+      });
+      expect(status).toBe(0);
+      expect(builds).toBe(2);
+      await writeFile(join(dir, "round2.npz"), combiner.models.get(second.id) as Buffer);
+      const same = python(
+        "a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); print(sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files), any(not np.array_equal(a[k], np.load(sys.argv[3])[k]) for k in a.files))",
+        [join(dir, "round2.npz"), join(dir, "fresh.npz"), input],
+      );
+      expect(same.trim()).toBe("True True");
       expect(log.join("")).toContain("Running train in process");
     } catch (error) {
       (error as Error).message += `\n--- client log (tail) ---\n${log.join("").slice(-3000)}`;
@@ -468,6 +571,103 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       stop.abort();
       await running.catch(() => undefined);
       combiner.kill();
+    }
+  });
+
+  it("runs examples/mnist-keras: assignment, package, startup, train/validate/predict", async () => {
+    // The example as FEDn gets it: bundled, archived with its fedn.yaml, served by the controller.
+    const pkg = join(dir, "keras");
+    await buildPackage({
+      entry: join(repo, "examples", "mnist-keras", "entrypoint.ts"),
+      outDir: join(pkg, "dist"),
+    });
+    await writeFile(
+      join(pkg, "fedn.yaml"),
+      await readFile(join(repo, "examples", "mnist-keras", "fedn.yaml")),
+    );
+    const tgz = await createPackage({ path: pkg, output: dir, name: "keras.tgz" });
+    const combiner = new FakeCombiner();
+    const port = await combiner.start();
+    const controller = new FakeController({ name: "keras.tgz", bytes: await readFile(tgz.file) });
+    controller.addAnswers = [
+      {
+        status: 200,
+        body: {
+          status: "assigned",
+          host: "127.0.0.1",
+          fqdn: "",
+          package: "remote",
+          port,
+          helper_type: "numpyhelper",
+          client_id: CLIENT_ID,
+        },
+      },
+    ];
+    const api = await controller.start();
+    const stop = new AbortController();
+    const log: string[] = [];
+    const running = startClient({
+      apiUrl: api,
+      token: TOKEN,
+      insecureToken: true,
+      name: "node1",
+      clientId: CLIENT_ID,
+      retryInterval: 0.05,
+      telemetryInterval: 0,
+      inProcess: mnistKeras,
+      signal: stop.signal,
+      env: { ...process.env, FEDN_DATA_PATH: join(dir, "data.npz") },
+      cwd: dir,
+      log: { write: (t: string) => log.push(t) },
+    });
+    try {
+      await until("the task stream", () => combiner.subscribed(CLIENT_ID), 60_000);
+      // startup ran from the bundle, as FEDn runs it, and checked this client's data.
+      expect(log.join("")).toContain("Done executing startup");
+      const keras = join(dir, "keras-seed.npz");
+      const sink = { write: () => true };
+      const ctx = { stdout: sink, stderr: sink, env: process.env, cwd: dir };
+      expect(await mnistKeras.run(["init_seed", keras, "--seed", "3"], ctx)).toBe(0);
+      combiner.models.set("k0", await readFile(keras));
+      combiner.send(CLIENT_ID, {
+        model_id: "k0",
+        type: 2,
+        data: JSON.stringify({ round_id: "1", client_settings: { batch_size: 50 } }),
+        session_id: "s",
+      });
+      const update = await combiner.waitFor("SendModelUpdate");
+      expectSender(update, true, TOKEN);
+      const meta = JSON.parse(wireString(wireFields(update.raw), 7) as string);
+      expect(meta.training_metadata).toMatchObject({ num_examples: 200, batch_size: 50 });
+      const metric = await combiner.waitFor("SendModelMetric");
+      expectSender(metric, true, TOKEN);
+      expect(readMetric(metric)).toMatchObject({ modelId: "k0", roundId: "1", sessionId: "s" });
+      const id = wireString(wireFields(update.raw), 4) as string;
+      await writeFile(join(dir, "keras-update.npz"), combiner.models.get(id) as Buffer);
+      const shapes = python(
+        "z = np.load(sys.argv[1]); a = [z[str(i)] for i in range(len(z.files))]; print([a_.shape for a_ in a], all(x.dtype == np.float32 and np.isfinite(x).all() for x in a), any(not np.array_equal(x, y) for x, y in zip(a, (np.load(sys.argv[2])[str(i)] for i in range(6)))))",
+        [join(dir, "keras-update.npz"), keras],
+      );
+      expect(shapes.trim()).toBe("[(784, 64), (64,), (64, 32), (32,), (32, 10), (10,)] True True");
+      combiner.send(CLIENT_ID, { model_id: id, type: 4, session_id: "s" });
+      const validation = await combiner.waitFor("SendModelValidation");
+      expect(
+        Object.keys(JSON.parse(wireString(wireFields(validation.raw), 4) as string)).sort(),
+      ).toEqual(["test_accuracy", "test_loss", "training_accuracy", "training_loss"]);
+      combiner.send(CLIENT_ID, { model_id: id, type: 5, data: "{}", session_id: "p" });
+      const prediction = await combiner.waitFor("SendModelPrediction");
+      expect(
+        JSON.parse(wireString(wireFields(prediction.raw), 4) as string).predictions,
+      ).toHaveLength(100);
+      expect(log.join("")).toContain("Sending the token to the combiner over an insecure channel");
+    } catch (error) {
+      (error as Error).message += `\n--- client log (tail) ---\n${log.join("").slice(-3000)}`;
+      throw error;
+    } finally {
+      stop.abort();
+      await running.catch(() => undefined);
+      combiner.kill();
+      await controller.stop();
     }
   });
 });

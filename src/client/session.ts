@@ -585,10 +585,17 @@ class Session {
     const modelId = request.model_id;
     try {
       let settings: Record<string, unknown> = {};
+      let roundId = "";
       try {
-        const config = JSON.parse(request.data || "{}") as { client_settings?: unknown };
+        const config = JSON.parse(request.data || "{}") as {
+          client_settings?: unknown;
+          round_id?: unknown;
+        };
         if (config.client_settings && typeof config.client_settings === "object") {
           settings = config.client_settings as Record<string, unknown>;
+        }
+        if (typeof config.round_id === "string" || typeof config.round_id === "number") {
+          roundId = String(config.round_id);
         }
       } catch {
         throw new IoError("the round config in TaskRequest.data is not JSON");
@@ -607,7 +614,12 @@ class Session {
       );
       this.log.info(`Running train callback with model ID: ${modelId}`);
       tic = performance.now();
-      const out = await this.options.runner.train(model, settings, this.done);
+      const sent: Promise<void>[] = [];
+      const out = await this.options.runner
+        .train(model, settings, this.done, (metrics, step) => {
+          sent.push(this.sendMetric(request, roundId, metrics, step));
+        })
+        .finally(() => Promise.all(sent));
       const processing = (performance.now() - tic) / 1000;
       this.log.info(`SETTING Training metadata: ${toPythonJson(out.metadata)}`);
       if (typeof out.metadata.num_examples !== "number") {
@@ -657,6 +669,38 @@ class Session {
       );
     } catch (error) {
       await this.reportFailure("train", request, error);
+    }
+  }
+
+  /**
+   * `log_metric` during a training task: `ModelMetric` with the task's model, round and session
+   * ids (`fedn_client.py: LoggingContext`), each metric a `MetricElem`; the combiner stores one
+   * row per metric (`combiner.py: SendModelMetric`). 5 tries; a metric that cannot be sent is
+   * only logged.
+   */
+  private async sendMetric(
+    request: TaskRequest,
+    roundId: string,
+    metrics: Readonly<Record<string, number>>,
+    step: number,
+  ): Promise<void> {
+    const message = {
+      sender: this.me,
+      metrics: Object.entries(metrics).map(([key, value]) => ({ key, value })),
+      timestamp: now(),
+      step: { value: step },
+      model_id: request.model_id,
+      round_id: roundId,
+      session_id: request.session_id,
+    };
+    this.log.debug(`GRPC: SendModelMetric step ${step} ${JSON.stringify(metrics)}`);
+    try {
+      await this.retrying("SendModelMetric", 5, () =>
+        this.unary(this.combiner, "SendModelMetric", message),
+      );
+    } catch (error) {
+      if (!this.done.aborted)
+        this.log.warning(`GRPC (SendModelMetric): ${(error as Error).message}`);
     }
   }
 
