@@ -33,7 +33,7 @@ describe("client options", () => {
     const yaml = join(dir, "client.yaml");
     await writeFile(
       yaml,
-      "discover_host: ctrl.example.org\ndiscover_port: 9000\ntoken: from-file\nname: filename\nclient_id: abc\nhelper_type: numpyhelper\nlogfile: x\n",
+      "discover_host: ctrl.example.org\ndiscover_port: 9000\ntoken: from-file\nname: filename\nclient_id: abc\nhelper_type: numpyhelper\nlogfile: x\ninsecure_token: true\n",
     );
     const config = await resolveClientConfig(
       { init: "client.yaml", name: "cli-name" },
@@ -45,6 +45,7 @@ describe("client options", () => {
     expect(config.clientId).toBe("abc");
     expect(config.ignoredKeys.sort()).toEqual(["helper_type", "logfile"]);
     expect(config.authScheme).toBe("Bearer");
+    expect(config.insecureToken).toBe(true);
   });
 
   it("completes the URL as FEDn does and honours FEDN_* variables", async () => {

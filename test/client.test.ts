@@ -3,8 +3,10 @@
  * assignment (a 203 first) -> package download with checksum -> startup -> 3 rounds of train,
  * validate, predict -> the combiner dies and comes back, the client resubscribes -> failing
  * rounds (a bad model, an entry point that exits 1, one that hangs past --task-timeout) with the
- * client still serving the next round -> shutdown in the middle of a task. Every model the client
- * uploads is checked with numpy; every message against what FEDn v0.33.0's combiner reads.
+ * client still serving the next round -> shutdown in the middle of a task. In process: a package
+ * whose model and data are kept between rounds (round 2 equal to a fresh run) with per-step
+ * `SendModelMetric`s, and examples/mnist-keras from assignment to prediction. Every model the
+ * client uploads is checked with numpy; every message against what FEDn v0.33.0's combiner reads.
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
