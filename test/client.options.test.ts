@@ -46,6 +46,15 @@ describe("client options", () => {
     expect(config.ignoredKeys.sort()).toEqual(["helper_type", "logfile"]);
     expect(config.authScheme).toBe("Bearer");
     expect(config.insecureToken).toBe(true);
+    // --attributes: KEY=VALUE pairs; the combiner refuses an attribute without a value.
+    const withAttributes = await resolveClientConfig(
+      { apiUrl: "localhost", attributes: "site=lab 1, gpu=no" },
+      { env, cwd: dir },
+    );
+    expect(withAttributes.attributes).toEqual({ site: "lab 1", gpu: "no" });
+    await expect(
+      resolveClientConfig({ apiUrl: "localhost", attributes: "site" }, { env, cwd: dir }),
+    ).rejects.toThrow(/--attributes expects KEY=VALUE.*found site$/);
   });
 
   it("completes the URL as FEDn does and honours FEDN_* variables", async () => {

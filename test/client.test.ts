@@ -582,6 +582,7 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
     await buildPackage({
       entry: join(repo, "examples", "mnist-keras", "entrypoint.ts"),
       outDir: join(pkg, "dist"),
+      minify: false, // a second faster
     });
     await writeFile(
       join(pkg, "fedn.yaml"),
@@ -612,6 +613,7 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       apiUrl: api,
       token: TOKEN,
       insecureToken: true,
+      attributes: { runtime: "node", site: "lab 1" },
       name: "node1",
       clientId: CLIENT_ID,
       retryInterval: 0.05,
@@ -626,6 +628,20 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       await until("the task stream", () => combiner.subscribed(CLIENT_ID), 60_000);
       // startup ran from the bundle, as FEDn runs it, and checked this client's data.
       expect(log.join("")).toContain("Done executing startup");
+      // fedn.AttributeMessage: sender 1, attributes 2 (AttributeElem: key 1, value 2), timestamp 3.
+      const attributes = await combiner.waitFor("SendAttributeMessage");
+      expectSender(attributes, true, TOKEN);
+      const a = wireFields(attributes.raw);
+      expect(
+        (a.get(2) ?? []).map((b) => {
+          const e = wireFields(b as Buffer);
+          return [wireString(e, 1), wireString(e, 2)];
+        }),
+      ).toEqual([
+        ["runtime", "node"],
+        ["site", "lab 1"],
+      ]);
+      expect(wireFields(a.get(3)?.[0] as Buffer).get(1)?.[0]).toBeGreaterThan(1.7e9);
       const keras = join(dir, "keras-seed.npz");
       const sink = { write: () => true };
       const ctx = { stdout: sink, stderr: sink, env: process.env, cwd: dir };

@@ -223,7 +223,7 @@ class Session {
       `Connecting (GRPC) to ${this.options.target.address}${this.options.target.secure ? " (TLS)" : ""}`,
     );
     this.connect();
-    const loops = [this.heartbeats(), this.tasks(), this.telemetry()];
+    const loops = [this.heartbeats(), this.tasks(), this.telemetry(), this.attributes()];
     await this.listen();
     await Promise.all(loops);
     for (const c of [this.connector, this.combiner, this.models]) c.close();
@@ -328,6 +328,27 @@ class Session {
         timestamp: now(),
       };
       await this.unary(this.combiner, "SendTelemetryMessage", message).catch(() => undefined);
+    }
+  }
+
+  /** `log_attributes`, once per session: the `--attributes` as `AttributeElem`s (5 tries, best effort). */
+  private async attributes(): Promise<void> {
+    const entries = Object.entries(this.config.attributes);
+    if (entries.length === 0) return;
+    const message = {
+      sender: this.me,
+      attributes: entries.map(([key, value]) => ({ key, value })),
+      timestamp: now(),
+    };
+    this.log.debug(`GRPC: SendAttributeMessage ${JSON.stringify(this.config.attributes)}`);
+    try {
+      await this.retrying("SendAttributeMessage", 5, () =>
+        this.unary(this.combiner, "SendAttributeMessage", message),
+      );
+    } catch (error) {
+      if (!this.done.aborted) {
+        this.log.warning(`GRPC (SendAttributeMessage): ${(error as Error).message}`);
+      }
     }
   }
 

@@ -67,6 +67,11 @@ export default defineCommand({
       describe:
         "Send the token to the combiner on an insecure channel too (in clear text; FEDn's client never does)",
     },
+    attributes: {
+      type: "string",
+      describe:
+        "KEY=VALUE[,KEY=VALUE...] sent to the combiner once connected (FEDn's client attributes, for server functions)",
+    },
     ca_cert: {
       type: "string",
       describe:
@@ -122,6 +127,7 @@ export default defineCommand({
       secure: args.insecure === true ? false : args.secure,
       caCert: args.ca_cert,
       insecureToken: args.insecure_token,
+      attributes: args.attributes,
       verify: args.verify,
       taskTimeout: args.task_timeout,
       retryInterval: args.retry_interval,
