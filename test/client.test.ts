@@ -24,6 +24,7 @@ import { buildPackage } from "../src/tools/bundle.js";
 import {
   FakeCombiner,
   FakeController,
+  metricRows,
   type SeenCall,
   wireFields,
   wireString,
@@ -416,34 +417,6 @@ print(len(sys.argv) - 1)
   });
 });
 
-/** `fedn.ModelMetric` as the combiner stores it (`combiner.py: SendModelMetric`, one row per key). */
-function readMetric(call: SeenCall): {
-  metrics: Record<string, number>;
-  step: number | undefined;
-  modelId: string | undefined;
-  roundId: string | undefined;
-  sessionId: string | undefined;
-  seconds: number;
-} {
-  // sender 1, metrics 2 (MetricElem: key 1, value 2 float), timestamp 3, step 4
-  // (google.protobuf.UInt32Value: value 1), model_id 5, round_id 6, session_id 7.
-  const m = wireFields(call.raw);
-  const metrics: Record<string, number> = {};
-  for (const elem of m.get(2) ?? []) {
-    const e = wireFields(elem as Buffer);
-    metrics[wireString(e, 1) as string] = e.get(2)?.[0] as number;
-  }
-  const step = m.get(4)?.[0] as Buffer | undefined;
-  return {
-    metrics,
-    step: step === undefined ? undefined : ((wireFields(step).get(1)?.[0] as number) ?? 0),
-    modelId: wireString(m, 5),
-    roundId: wireString(m, 6),
-    sessionId: wireString(m, 7),
-    seconds: wireFields(m.get(3)?.[0] as Buffer).get(1)?.[0] as number,
-  };
-}
-
 describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process package", () => {
   it("keeps model and data between rounds, sends per-step metrics, and round 2 equals a fresh run", async () => {
     // The MNIST drop-in's data and model, counted: how often the data is decoded and the model
@@ -519,15 +492,17 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       // 200 samples in batches of 50: 4 steps; the loss goes out at the steps the kit logs
       // (batch 0, every 100th) and the last, before the update.
       const metrics = first.calls.filter((c) => c.method === "SendModelMetric");
-      expect(metrics.map((c) => readMetric(c).step)).toEqual([0, 3]); // step 0: an empty UInt32Value, present
-      for (const call of metrics) {
-        expectSender(call);
-        const m = readMetric(call);
-        expect(Object.keys(m.metrics)).toEqual(["train_loss"]);
-        expect(m.metrics.train_loss).toBeGreaterThan(0);
-        expect(Number.isFinite(m.metrics.train_loss)).toBe(true);
-        expect([m.modelId, m.roundId, m.sessionId]).toEqual(["seed", "r1", "s"]);
-        expect(m.seconds).toBeGreaterThan(1.7e9);
+      for (const call of metrics) expectSender(call);
+      const rows = metrics.flatMap((c) => metricRows(c.raw));
+      expect(rows.map((r) => [r.key, r.step, r.model_id, r.round_id, r.session_id])).toEqual([
+        ["train_loss", 0, "seed", "r1", "s"],
+        ["train_loss", 3, "seed", "r1", "s"],
+      ]);
+      for (const r of rows) {
+        expect(r.value).toBeGreaterThan(0);
+        expect(Number.isFinite(r.value)).toBe(true);
+        expect(r.sender).toEqual({ name: "node1", role: 1, client_id: CLIENT_ID });
+        expect(r.seconds).toBeGreaterThan(1.7e9);
       }
       const updateAt = first.calls.findIndex((c) => c.method === "SendModelUpdate");
       expect(first.calls.findLastIndex((c) => c.method === "SendModelMetric")).toBeLessThan(
@@ -542,7 +517,7 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       expect(
         second.calls
           .filter((c) => c.method === "SendModelMetric")
-          .map((c) => readMetric(c).roundId),
+          .flatMap((c) => metricRows(c.raw).map((r) => r.round_id)),
       ).toEqual(["r2", "r2"]);
 
       // A fresh run of the same command on the same inputs writes the same weights (FEDn's
@@ -659,7 +634,12 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       expect(meta.training_metadata).toMatchObject({ num_examples: 200, batch_size: 50 });
       const metric = await combiner.waitFor("SendModelMetric");
       expectSender(metric, true, TOKEN);
-      expect(readMetric(metric)).toMatchObject({ modelId: "k0", roundId: "1", sessionId: "s" });
+      expect(metricRows(metric.raw)[0]).toMatchObject({
+        key: "train_loss",
+        model_id: "k0",
+        round_id: "1",
+        session_id: "s",
+      });
       const id = wireString(wireFields(update.raw), 4) as string;
       await writeFile(join(dir, "keras-update.npz"), combiner.models.get(id) as Buffer);
       const shapes = python(
