@@ -288,6 +288,44 @@ describe("the bin", () => {
   });
 });
 
+describe("the token and an insecure combiner", () => {
+  it("withholds the token as FEDn does, and a combiner that checks tokens says how to send it", async () => {
+    const combiner = new FakeCombiner();
+    combiner.requireToken = "t0";
+    const port = await combiner.start();
+    const pkg = join(dir, "token-pkg");
+    await mkdir(pkg, { recursive: true });
+    await writeFile(join(pkg, "fedn.yaml"), "entry_points:\n  train:\n    command: 'false'\n");
+    const client = (insecureToken: boolean, signal: AbortSignal) =>
+      startClient({
+        combiner: "127.0.0.1",
+        combinerPort: port,
+        token: "t0",
+        insecureToken,
+        localPackage: pkg,
+        retryInterval: 0.05,
+        telemetryInterval: 0,
+        signal,
+        env: process.env,
+        cwd: resolve(dir),
+        log: { write: () => true },
+      });
+    try {
+      await expect(client(false, new AbortController().signal)).rejects.toThrow(
+        /refused the (client|task stream) \(Token is missing\): the token goes to the combiner only over TLS: use --secure, or --insecure-token/,
+      );
+      const stop = new AbortController();
+      const running = client(true, stop.signal);
+      const subscribe = await combiner.waitFor("TaskStream");
+      expect(subscribe.metadata.authorization).toBe("Bearer t0");
+      stop.abort();
+      await running;
+    } finally {
+      combiner.kill();
+    }
+  });
+});
+
 const noOpenssl = spawnSync("openssl", ["version"]).status !== 0;
 
 describe.skipIf(noOpenssl)("TLS to the combiner (needs openssl)", () => {

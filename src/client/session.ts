@@ -277,6 +277,15 @@ class Session {
     }
   }
 
+  /** What to check when the combiner refuses the client: the token, or that it was not sent. */
+  private tokenHint(): string {
+    const withheld =
+      this.options.token !== undefined && !this.options.target.secure && !this.config.insecureToken;
+    return withheld
+      ? "the token goes to the combiner only over TLS: use --secure, or --insecure-token"
+      : "check --token";
+  }
+
   private fail(error: Error): void {
     this.fatal ??= error;
     this.stop.abort();
@@ -297,7 +306,7 @@ class Session {
         if (e.code === 16 || e.code === 7) {
           this.fail(
             new UsageError(
-              `the combiner refused the client (${e.details ?? e.message}): check --token`,
+              `the combiner refused the client (${e.details ?? e.message}): ${this.tokenHint()}`,
               { option: "token" },
             ),
           );
@@ -385,7 +394,7 @@ class Session {
       if (reason?.code === 16 || reason?.code === 7) {
         this.fail(
           new UsageError(
-            `the combiner refused the task stream (${reason.details ?? reason.message}): check --token`,
+            `the combiner refused the task stream (${reason.details ?? reason.message}): ${this.tokenHint()}`,
             { option: "token" },
           ),
         );
