@@ -72,6 +72,12 @@ export {
 } from "./kit/options.js";
 // The kit
 export { type ComputePackage, defineComputePackage } from "./kit/program.js";
+export {
+  type KeptData,
+  type KeptModel,
+  ResidentState,
+  type TrainMetricsSink,
+} from "./kit/resident.js";
 export type {
   ComputePackageSpec,
   DataSpec,

@@ -33,7 +33,7 @@ describe("client options", () => {
     const yaml = join(dir, "client.yaml");
     await writeFile(
       yaml,
-      "discover_host: ctrl.example.org\ndiscover_port: 9000\ntoken: from-file\nname: filename\nclient_id: abc\nhelper_type: numpyhelper\nlogfile: x\n",
+      "discover_host: ctrl.example.org\ndiscover_port: 9000\ntoken: from-file\nname: filename\nclient_id: abc\nhelper_type: numpyhelper\nlogfile: x\ninsecure_token: true\n",
     );
     const config = await resolveClientConfig(
       { init: "client.yaml", name: "cli-name" },
@@ -45,6 +45,16 @@ describe("client options", () => {
     expect(config.clientId).toBe("abc");
     expect(config.ignoredKeys.sort()).toEqual(["helper_type", "logfile"]);
     expect(config.authScheme).toBe("Bearer");
+    expect(config.insecureToken).toBe(true);
+    // --attributes: KEY=VALUE pairs; the combiner refuses an attribute without a value.
+    const withAttributes = await resolveClientConfig(
+      { apiUrl: "localhost", attributes: "site=lab 1, gpu=no" },
+      { env, cwd: dir },
+    );
+    expect(withAttributes.attributes).toEqual({ site: "lab 1", gpu: "no" });
+    await expect(
+      resolveClientConfig({ apiUrl: "localhost", attributes: "site" }, { env, cwd: dir }),
+    ).rejects.toThrow(/--attributes expects KEY=VALUE.*found site$/);
   });
 
   it("completes the URL as FEDn does and honours FEDN_* variables", async () => {
@@ -273,6 +283,44 @@ describe("the bin", () => {
       await combiner.waitFor("TaskStream.cancelled", () => true, 0, 5000);
     } finally {
       child.kill("SIGKILL");
+      combiner.kill();
+    }
+  });
+});
+
+describe("the token and an insecure combiner", () => {
+  it("withholds the token as FEDn does, and a combiner that checks tokens says how to send it", async () => {
+    const combiner = new FakeCombiner();
+    combiner.requireToken = "t0";
+    const port = await combiner.start();
+    const pkg = join(dir, "token-pkg");
+    await mkdir(pkg, { recursive: true });
+    await writeFile(join(pkg, "fedn.yaml"), "entry_points:\n  train:\n    command: 'false'\n");
+    const client = (insecureToken: boolean, signal: AbortSignal) =>
+      startClient({
+        combiner: "127.0.0.1",
+        combinerPort: port,
+        token: "t0",
+        insecureToken,
+        localPackage: pkg,
+        retryInterval: 0.05,
+        telemetryInterval: 0,
+        signal,
+        env: process.env,
+        cwd: resolve(dir),
+        log: { write: () => true },
+      });
+    try {
+      await expect(client(false, new AbortController().signal)).rejects.toThrow(
+        /refused the (client|task stream) \(Token is missing\): the token goes to the combiner only over TLS: use --secure, or --insecure-token/,
+      );
+      const stop = new AbortController();
+      const running = client(true, stop.signal);
+      const subscribe = await combiner.waitFor("TaskStream");
+      expect(subscribe.metadata.authorization).toBe("Bearer t0");
+      stop.abort();
+      await running;
+    } finally {
       combiner.kill();
     }
   });

@@ -3,23 +3,28 @@
  * assignment (a 203 first) -> package download with checksum -> startup -> 3 rounds of train,
  * validate, predict -> the combiner dies and comes back, the client resubscribes -> failing
  * rounds (a bad model, an entry point that exits 1, one that hangs past --task-timeout) with the
- * client still serving the next round -> shutdown in the middle of a task. Every model the client
- * uploads is checked with numpy; every message against what FEDn v0.33.0's combiner reads.
+ * client still serving the next round -> shutdown in the middle of a task. In process: a package
+ * whose model and data are kept between rounds (round 2 equal to a fresh run) with per-step
+ * `SendModelMetric`s, and examples/mnist-keras from assignment to prediction. Every model the
+ * client uploads is checked with numpy; every message against what FEDn v0.33.0's combiner reads.
  */
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import mnistKeras from "../examples/mnist-keras/package.js";
 import { startClient } from "../src/client/client.js";
 import type { SessionSummary } from "../src/client/session.js";
 import { type Dataset, sliceRows } from "../src/data/dataset.js";
 import { loadMnistPackage, saveDataset } from "../src/data/files.js";
-import mnist from "../src/mnist/package.js";
+import { defineComputePackage, denseStack, mnistNpz } from "../src/index.js";
 import { createPackage } from "../src/tools/archive.js";
+import { buildPackage } from "../src/tools/bundle.js";
 import {
   FakeCombiner,
   FakeController,
+  metricRows,
   type SeenCall,
   wireFields,
   wireString,
@@ -100,8 +105,11 @@ async function until(
   }
 }
 
-/** Sender/receiver as FEDn's combiner reads them (`fedn.Client`: role 1, name 2, client_id 3). */
-function expectSender(call: SeenCall, withId = true): void {
+/**
+ * Sender/receiver as FEDn's combiner reads them (`fedn.Client`: role 1, name 2, client_id 3). The
+ * token travels to an insecure combiner only with `insecureToken` (FEDn: only with TLS).
+ */
+function expectSender(call: SeenCall, withId = true, token?: string): void {
   const sender = wireFields(call.raw).get(1)?.[0] as Buffer;
   const f = wireFields(sender);
   expect(f.get(1)?.[0]).toBe(1); // Role.CLIENT
@@ -110,7 +118,7 @@ function expectSender(call: SeenCall, withId = true): void {
   // grpc_handler.py: GrpcHandler metadata — ("client", <client id>), ("grpc-server", <combiner>).
   expect(call.metadata.client).toBe(CLIENT_ID);
   expect(call.metadata["grpc-server"]).toBe("127.0.0.1");
-  expect(call.metadata.authorization).toBe(`Bearer ${TOKEN}`);
+  expect(call.metadata.authorization).toBe(token === undefined ? undefined : `Bearer ${token}`);
 }
 
 describe.skipIf(numpyMissing() !== "")("fedn-tfjs client against a fake FEDn network", () => {
@@ -395,6 +403,7 @@ print(len(sys.argv) - 1)
       const text = log.join("");
       expect(text).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[INFO\] /m);
       expect(text).toContain("[DEBUG]");
+      expect(text).toContain("The token is not sent to the combiner over an insecure channel");
     } catch (error) {
       // The client's own log says what it was doing when the test gave up.
       (error as Error).message += `\n--- client log (tail) ---\n${log.join("").slice(-4000)}`;
@@ -409,7 +418,35 @@ print(len(sys.argv) - 1)
 });
 
 describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process package", () => {
-  it("trains and validates in this process with FEDn's files and checks", async () => {
+  it("keeps model and data between rounds, sends per-step metrics, and round 2 equals a fresh run", async () => {
+    // The MNIST drop-in's data and model, counted: how often the data is decoded and the model
+    // built. Dropout is seeded so that two runs can be compared.
+    let loads = 0;
+    let builds = 0;
+    const data = mnistNpz({ features: 784, classes: 10 });
+    const kind = denseStack({ units: [784, 64, 32, 10], dropout: [0.5, 0] });
+    const counted = defineComputePackage({
+      name: "counted-mnist",
+      describe: "the MNIST drop-in, counting data loads and model builds",
+      dataFile: "mnist.npz",
+      data: {
+        ...data,
+        load(bytes, o) {
+          loads++;
+          return data.load(bytes, o);
+        },
+      },
+      model: {
+        ...kind,
+        load(tf, w, f) {
+          builds++;
+          return kind.load(tf, w, f);
+        },
+      },
+      defaults: { batchSize: 32, epochs: 1, lr: 0.01 },
+      train: ({ tf, kind: k, model, train, loop }) =>
+        k.train(tf, model, train, { ...loop, seed: 11 }),
+    });
     const combiner = new FakeCombiner();
     const port = await combiner.start();
     const pkg = join(dir, "inproc");
@@ -417,6 +454,7 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
     await writeFile(join(pkg, "fedn.yaml"), "entry_points:\n  train:\n    command: 'false'\n");
     const stop = new AbortController();
     const log: string[] = [];
+    const env = { ...process.env, FEDN_DATA_PATH: join(dir, "data.npz") };
     const running = startClient({
       combiner: "127.0.0.1",
       combinerPort: port,
@@ -425,37 +463,83 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       localPackage: pkg,
       retryInterval: 0.05,
       telemetryInterval: 0,
-      // The MNIST drop-in itself: a kit ComputePackage, its `run` called in this process.
-      inProcess: mnist,
+      inProcess: counted,
       signal: stop.signal,
-      env: { ...process.env, FEDN_DATA_PATH: join(dir, "data.npz") },
+      env,
       cwd: dir,
       log: { write: (t: string) => log.push(t) },
     });
+    const round = async (model: string, n: number) => {
+      const from = combiner.calls.length;
+      combiner.send(CLIENT_ID, {
+        model_id: model,
+        type: 2,
+        data: JSON.stringify({ round_id: `r${n}`, client_settings: { batch_size: 50 } }),
+        session_id: "s",
+      });
+      const update = await combiner.waitFor("SendModelUpdate", () => true, from);
+      const id = wireString(wireFields(update.raw), 4) as string;
+      combiner.send(CLIENT_ID, { model_id: id, type: 4, session_id: "s" });
+      await combiner.waitFor("SendModelValidation", () => true, from);
+      combiner.send(CLIENT_ID, { model_id: id, type: 5, data: "{}", session_id: "p" });
+      await combiner.waitFor("SendModelPrediction", () => true, from);
+      return { id, calls: combiner.calls.slice(from) };
+    };
     try {
       await until("the task stream", () => combiner.subscribed(CLIENT_ID));
       combiner.models.set("seed", seed);
-      combiner.send(CLIENT_ID, {
-        model_id: "seed",
-        type: 2,
-        data: JSON.stringify({ round_id: "1", client_settings: { batch_size: 50 } }),
-        session_id: "s",
-      });
-      const update = await combiner.waitFor("SendModelUpdate");
-      const meta = JSON.parse(wireString(wireFields(update.raw), 7) as string);
-      expect(meta.training_metadata).toMatchObject({ num_examples: 200, batch_size: 50 });
-      const id = wireString(wireFields(update.raw), 4) as string;
-      await writeFile(join(dir, "inproc.npz"), combiner.models.get(id) as Buffer);
-      const shapes = python(
-        "z = np.load(sys.argv[1]); print([list(z[str(i)].shape) for i in range(6)], z['0'].dtype)",
-        [join(dir, "inproc.npz")],
+      const first = await round("seed", 1);
+      // 200 samples in batches of 50: 4 steps; the loss goes out at the steps the kit logs
+      // (batch 0, every 100th) and the last, before the update.
+      const metrics = first.calls.filter((c) => c.method === "SendModelMetric");
+      for (const call of metrics) expectSender(call);
+      const rows = metrics.flatMap((c) => metricRows(c.raw));
+      expect(rows.map((r) => [r.key, r.step, r.model_id, r.round_id, r.session_id])).toEqual([
+        ["train_loss", 0, "seed", "r1", "s"],
+        ["train_loss", 3, "seed", "r1", "s"],
+      ]);
+      for (const r of rows) {
+        expect(r.value).toBeGreaterThan(0);
+        expect(Number.isFinite(r.value)).toBe(true);
+        expect(r.sender).toEqual({ name: "node1", role: 1, client_id: CLIENT_ID });
+        expect(r.seconds).toBeGreaterThan(1.7e9);
+      }
+      const updateAt = first.calls.findIndex((c) => c.method === "SendModelUpdate");
+      expect(first.calls.findLastIndex((c) => c.method === "SendModelMetric")).toBeLessThan(
+        updateAt,
       );
-      expect(shapes.trim()).toBe("[[64, 784], [64], [32, 64], [32], [10, 32], [10]] float32");
-      combiner.send(CLIENT_ID, { model_id: id, type: 4, session_id: "s" });
-      const validation = await combiner.waitFor("SendModelValidation");
+      const afterFirst = loads;
+      expect(builds).toBe(1);
+      const second = await round(first.id, 2);
+      // Round 2 decoded no data and built no model: the weights went into the live model.
+      expect(loads).toBe(afterFirst);
+      expect(builds).toBe(1);
       expect(
-        JSON.parse(wireString(wireFields(validation.raw), 4) as string).test_accuracy,
-      ).toBeGreaterThanOrEqual(0);
+        second.calls
+          .filter((c) => c.method === "SendModelMetric")
+          .flatMap((c) => metricRows(c.raw).map((r) => r.round_id)),
+      ).toEqual(["r2", "r2"]);
+
+      // A fresh run of the same command on the same inputs writes the same weights (FEDn's
+      // contract: the output depends only on the input model and the settings).
+      const input = join(dir, "round1.npz");
+      await writeFile(input, combiner.models.get(first.id) as Buffer);
+      await writeFile(`${input}-metadata`, JSON.stringify({ batch_size: 50 }));
+      const sink = { write: () => true };
+      const status = await counted.run(["train", input, join(dir, "fresh.npz")], {
+        stdout: sink,
+        stderr: sink,
+        env,
+        cwd: dir,
+      });
+      expect(status).toBe(0);
+      expect(builds).toBe(2);
+      await writeFile(join(dir, "round2.npz"), combiner.models.get(second.id) as Buffer);
+      const same = python(
+        "a, b = np.load(sys.argv[1]), np.load(sys.argv[2]); print(sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files), any(not np.array_equal(a[k], np.load(sys.argv[3])[k]) for k in a.files))",
+        [join(dir, "round2.npz"), join(dir, "fresh.npz"), input],
+      );
+      expect(same.trim()).toBe("True True");
       expect(log.join("")).toContain("Running train in process");
     } catch (error) {
       (error as Error).message += `\n--- client log (tail) ---\n${log.join("").slice(-3000)}`;
@@ -464,6 +548,124 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       stop.abort();
       await running.catch(() => undefined);
       combiner.kill();
+    }
+  });
+
+  it("runs examples/mnist-keras: assignment, package, startup, train/validate/predict", async () => {
+    // The example as FEDn gets it: bundled, archived with its fedn.yaml, served by the controller.
+    const pkg = join(dir, "keras");
+    await buildPackage({
+      entry: join(repo, "examples", "mnist-keras", "entrypoint.ts"),
+      outDir: join(pkg, "dist"),
+      minify: false, // a second faster
+    });
+    await writeFile(
+      join(pkg, "fedn.yaml"),
+      await readFile(join(repo, "examples", "mnist-keras", "fedn.yaml")),
+    );
+    const tgz = await createPackage({ path: pkg, output: dir, name: "keras.tgz" });
+    const combiner = new FakeCombiner();
+    const port = await combiner.start();
+    const controller = new FakeController({ name: "keras.tgz", bytes: await readFile(tgz.file) });
+    controller.addAnswers = [
+      {
+        status: 200,
+        body: {
+          status: "assigned",
+          host: "127.0.0.1",
+          fqdn: "",
+          package: "remote",
+          port,
+          helper_type: "numpyhelper",
+          client_id: CLIENT_ID,
+        },
+      },
+    ];
+    const api = await controller.start();
+    const stop = new AbortController();
+    const log: string[] = [];
+    const running = startClient({
+      apiUrl: api,
+      token: TOKEN,
+      insecureToken: true,
+      attributes: { runtime: "node", site: "lab 1" },
+      name: "node1",
+      clientId: CLIENT_ID,
+      retryInterval: 0.05,
+      telemetryInterval: 0,
+      inProcess: mnistKeras,
+      signal: stop.signal,
+      env: { ...process.env, FEDN_DATA_PATH: join(dir, "data.npz") },
+      cwd: dir,
+      log: { write: (t: string) => log.push(t) },
+    });
+    try {
+      await until("the task stream", () => combiner.subscribed(CLIENT_ID), 60_000);
+      // startup ran from the bundle, as FEDn runs it, and checked this client's data.
+      expect(log.join("")).toContain("Done executing startup");
+      // fedn.AttributeMessage: sender 1, attributes 2 (AttributeElem: key 1, value 2), timestamp 3.
+      const attributes = await combiner.waitFor("SendAttributeMessage");
+      expectSender(attributes, true, TOKEN);
+      const a = wireFields(attributes.raw);
+      expect(
+        (a.get(2) ?? []).map((b) => {
+          const e = wireFields(b as Buffer);
+          return [wireString(e, 1), wireString(e, 2)];
+        }),
+      ).toEqual([
+        ["runtime", "node"],
+        ["site", "lab 1"],
+      ]);
+      expect(wireFields(a.get(3)?.[0] as Buffer).get(1)?.[0]).toBeGreaterThan(1.7e9);
+      const keras = join(dir, "keras-seed.npz");
+      const sink = { write: () => true };
+      const ctx = { stdout: sink, stderr: sink, env: process.env, cwd: dir };
+      expect(await mnistKeras.run(["init_seed", keras, "--seed", "3"], ctx)).toBe(0);
+      combiner.models.set("k0", await readFile(keras));
+      combiner.send(CLIENT_ID, {
+        model_id: "k0",
+        type: 2,
+        data: JSON.stringify({ round_id: "1", client_settings: { batch_size: 50 } }),
+        session_id: "s",
+      });
+      const update = await combiner.waitFor("SendModelUpdate");
+      expectSender(update, true, TOKEN);
+      const meta = JSON.parse(wireString(wireFields(update.raw), 7) as string);
+      expect(meta.training_metadata).toMatchObject({ num_examples: 200, batch_size: 50 });
+      const metric = await combiner.waitFor("SendModelMetric");
+      expectSender(metric, true, TOKEN);
+      expect(metricRows(metric.raw)[0]).toMatchObject({
+        key: "train_loss",
+        model_id: "k0",
+        round_id: "1",
+        session_id: "s",
+      });
+      const id = wireString(wireFields(update.raw), 4) as string;
+      await writeFile(join(dir, "keras-update.npz"), combiner.models.get(id) as Buffer);
+      const shapes = python(
+        "z = np.load(sys.argv[1]); a = [z[str(i)] for i in range(len(z.files))]; print([a_.shape for a_ in a], all(x.dtype == np.float32 and np.isfinite(x).all() for x in a), any(not np.array_equal(x, y) for x, y in zip(a, (np.load(sys.argv[2])[str(i)] for i in range(6)))))",
+        [join(dir, "keras-update.npz"), keras],
+      );
+      expect(shapes.trim()).toBe("[(784, 64), (64,), (64, 32), (32,), (32, 10), (10,)] True True");
+      combiner.send(CLIENT_ID, { model_id: id, type: 4, session_id: "s" });
+      const validation = await combiner.waitFor("SendModelValidation");
+      expect(
+        Object.keys(JSON.parse(wireString(wireFields(validation.raw), 4) as string)).sort(),
+      ).toEqual(["test_accuracy", "test_loss", "training_accuracy", "training_loss"]);
+      combiner.send(CLIENT_ID, { model_id: id, type: 5, data: "{}", session_id: "p" });
+      const prediction = await combiner.waitFor("SendModelPrediction");
+      expect(
+        JSON.parse(wireString(wireFields(prediction.raw), 4) as string).predictions,
+      ).toHaveLength(100);
+      expect(log.join("")).toContain("Sending the token to the combiner over an insecure channel");
+    } catch (error) {
+      (error as Error).message += `\n--- client log (tail) ---\n${log.join("").slice(-3000)}`;
+      throw error;
+    } finally {
+      stop.abort();
+      await running.catch(() => undefined);
+      combiner.kill();
+      await controller.stop();
     }
   });
 });

@@ -13,6 +13,7 @@ describe("the public API", () => {
         "FednTfjsError",
         "FormatError",
         "IoError",
+        "ResidentState",
         "SERVER_OPTIMIZERS",
         "ShapeError",
         "UsageError",

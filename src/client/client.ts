@@ -121,9 +121,10 @@ export async function startClient(options: StartClientOptions): Promise<SessionS
     pkg = { dir: await unpackDownloaded(download.fileName, download.bytes), owned: true };
     log.info(`Compute package unpacked to: ${pkg.dir}`);
   }
+  let runner: TaskRunner | undefined;
   try {
     const files = await packageTasks(pkg.dir, taskOptions);
-    const runner: TaskRunner =
+    runner =
       options.inProcess === undefined
         ? files
         : inProcessTasks(options.inProcess, files.dir, taskOptions);
@@ -144,6 +145,7 @@ export async function startClient(options: StartClientOptions): Promise<SessionS
       onEvent: options.onEvent,
     });
   } finally {
+    runner?.close?.();
     if (pkg.owned) await rm(pkg.dir, { recursive: true, force: true });
     log.info("Client stopped.");
   }

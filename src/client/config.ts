@@ -32,6 +32,13 @@ export interface ClientOptions {
   secure?: boolean | undefined;
   /** PEM file of the root certificate(s) to trust, for the combiner and the controller. */
   caCert?: string | undefined;
+  /** Send the token to the combiner on an insecure channel too (FEDn never does). @default false */
+  insecureToken?: boolean | undefined;
+  /**
+   * Attributes to send once the session starts (FEDn's `log_attributes`: server functions can
+   * select clients by them): a mapping, or `KEY=VALUE[,KEY=VALUE...]` as the command line gives it.
+   */
+  attributes?: Readonly<Record<string, string>> | string | undefined;
   /** Verify the controller's HTTPS certificate. @default FEDN_CONNECT_API_SECURE, else true */
   verify?: boolean | undefined;
   /** Stop an entry point that runs longer than this many seconds (FEDn has no limit). */
@@ -62,6 +69,8 @@ export interface ClientConfig {
   secure: boolean | undefined;
   caCert: Buffer | undefined;
   caCertPath: string | undefined;
+  insecureToken: boolean;
+  attributes: Record<string, string>;
   verify: boolean;
   taskTimeoutMs: number | undefined;
   retryMs: number;
@@ -87,6 +96,8 @@ const YAML_KEYS: Record<string, keyof ClientOptions | "ignore"> = {
   local_package: "localPackage",
   secure: "secure",
   ca_cert: "caCert",
+  insecure_token: "insecureToken",
+  attributes: "attributes",
   verify: "verify",
   task_timeout: "taskTimeout",
   // FEDn reads these but they mean nothing to a client that runs the numpy helper's packages.
@@ -138,7 +149,7 @@ async function readInit(path: string): Promise<{ options: ClientOptions; ignored
       continue;
     }
     if (v === null || v === undefined) continue;
-    if (typeof v === "object") {
+    if (typeof v === "object" && !(key === "attributes" && !Array.isArray(v))) {
       throw new FormatError(`client config ${path}: "${key}" must be a single value`, {
         file: path,
         key,
@@ -179,6 +190,32 @@ function bool(value: unknown, option: string): boolean | undefined {
   if (text === "true") return true;
   if (text === "false") return false;
   throw new UsageError(`option --${option} expects true or false, found ${value}`, { option });
+}
+
+/**
+ * The attributes as FEDn's combiner stores them (`AttributeDTO`: a key and a non-empty string
+ * value; an empty one is dropped on the wire and the row refused).
+ */
+function attributes(value: ClientOptions["attributes"]): Record<string, string> {
+  if (value === undefined || value === "") return {};
+  const pairs: [string, unknown][] =
+    typeof value === "string"
+      ? value.split(",").map((item) => {
+          const at = item.indexOf("=");
+          return at < 0 ? [item, ""] : [item.slice(0, at).trim(), item.slice(at + 1).trim()];
+        })
+      : Object.entries(value);
+  const out: Record<string, string> = {};
+  for (const [key, v] of pairs) {
+    if (key === "" || v === null || v === undefined || typeof v === "object" || String(v) === "") {
+      throw new UsageError(
+        `option --attributes expects KEY=VALUE[,KEY=VALUE...] with non-empty keys and values, found ${typeof value === "string" ? value : JSON.stringify(value)}`,
+        { option: "attributes" },
+      );
+    }
+    out[key] = String(v);
+  }
+  return out;
 }
 
 /**
@@ -308,6 +345,8 @@ export async function resolveClientConfig(
     secure: bool(pick("secure"), "secure"),
     caCert,
     caCertPath,
+    insecureToken: bool(pick("insecureToken"), "insecure-token") ?? false,
+    attributes: attributes(pick("attributes")),
     verify,
     taskTimeoutMs: timeout === undefined ? undefined : seconds(timeout, "task-timeout", 0) * 1000,
     retryMs: seconds(given.retryInterval, "retry-interval", 5) * 1000,

@@ -8,8 +8,8 @@
  *   stream (FEDn 0.33 sends a `None` model, its stream thread dies, later rounds miss it);
  * - the wait between retries starts at the retry interval and doubles up to 16 times it (FEDn:
  *   starts at twice the interval, no cap but a reset after a long gap);
- * - the token also travels on insecure channels (FEDn sends it only with TLS, so a combiner with
- *   auth on and no TLS refuses FEDn's own client);
+ * - the token goes with TLS also when a root certificate is given (FEDn drops it then); on an
+ *   insecure channel it is not sent, as FEDn, unless `--insecure-token` asks for it;
  * - an `AbortSignal` ends the session: the running entry point's process group is stopped and
  *   nothing is sent for a task that did not finish.
  */
@@ -162,8 +162,18 @@ class Session {
     this.metadata = new grpc.Metadata();
     this.metadata.set("client", options.clientId);
     this.metadata.set("grpc-server", options.target.name);
+    // grpc_handler.py: the token goes only as TLS call credentials; in clear text on request.
     if (options.token !== undefined && !options.target.secure) {
-      this.metadata.set("authorization", `${this.config.authScheme} ${options.token}`);
+      if (this.config.insecureToken) {
+        this.metadata.set("authorization", `${this.config.authScheme} ${options.token}`);
+        options.log.warning(
+          "Sending the token to the combiner over an insecure channel (--insecure-token): anyone on the path can read it",
+        );
+      } else {
+        options.log.info(
+          "The token is not sent to the combiner over an insecure channel (as FEDn's client); a combiner that checks tokens needs TLS, or --insecure-token",
+        );
+      }
     }
     this.me = { name: this.config.name, role: Role.CLIENT, client_id: options.clientId };
     this.done.addEventListener("abort", () => this.wake?.(), { once: true });
@@ -213,7 +223,7 @@ class Session {
       `Connecting (GRPC) to ${this.options.target.address}${this.options.target.secure ? " (TLS)" : ""}`,
     );
     this.connect();
-    const loops = [this.heartbeats(), this.tasks(), this.telemetry()];
+    const loops = [this.heartbeats(), this.tasks(), this.telemetry(), this.attributes()];
     await this.listen();
     await Promise.all(loops);
     for (const c of [this.connector, this.combiner, this.models]) c.close();
@@ -267,6 +277,15 @@ class Session {
     }
   }
 
+  /** What to check when the combiner refuses the client: the token, or that it was not sent. */
+  private tokenHint(): string {
+    const withheld =
+      this.options.token !== undefined && !this.options.target.secure && !this.config.insecureToken;
+    return withheld
+      ? "the token goes to the combiner only over TLS: use --secure, or --insecure-token"
+      : "check --token";
+  }
+
   private fail(error: Error): void {
     this.fatal ??= error;
     this.stop.abort();
@@ -287,7 +306,7 @@ class Session {
         if (e.code === 16 || e.code === 7) {
           this.fail(
             new UsageError(
-              `the combiner refused the client (${e.details ?? e.message}): check --token`,
+              `the combiner refused the client (${e.details ?? e.message}): ${this.tokenHint()}`,
               { option: "token" },
             ),
           );
@@ -318,6 +337,27 @@ class Session {
         timestamp: now(),
       };
       await this.unary(this.combiner, "SendTelemetryMessage", message).catch(() => undefined);
+    }
+  }
+
+  /** `log_attributes`, once per session: the `--attributes` as `AttributeElem`s (5 tries, best effort). */
+  private async attributes(): Promise<void> {
+    const entries = Object.entries(this.config.attributes);
+    if (entries.length === 0) return;
+    const message = {
+      sender: this.me,
+      attributes: entries.map(([key, value]) => ({ key, value })),
+      timestamp: now(),
+    };
+    this.log.debug(`GRPC: SendAttributeMessage ${JSON.stringify(this.config.attributes)}`);
+    try {
+      await this.retrying("SendAttributeMessage", 5, () =>
+        this.unary(this.combiner, "SendAttributeMessage", message),
+      );
+    } catch (error) {
+      if (!this.done.aborted) {
+        this.log.warning(`GRPC (SendAttributeMessage): ${(error as Error).message}`);
+      }
     }
   }
 
@@ -354,7 +394,7 @@ class Session {
       if (reason?.code === 16 || reason?.code === 7) {
         this.fail(
           new UsageError(
-            `the combiner refused the task stream (${reason.details ?? reason.message}): check --token`,
+            `the combiner refused the task stream (${reason.details ?? reason.message}): ${this.tokenHint()}`,
             { option: "token" },
           ),
         );
@@ -575,10 +615,17 @@ class Session {
     const modelId = request.model_id;
     try {
       let settings: Record<string, unknown> = {};
+      let roundId = "";
       try {
-        const config = JSON.parse(request.data || "{}") as { client_settings?: unknown };
+        const config = JSON.parse(request.data || "{}") as {
+          client_settings?: unknown;
+          round_id?: unknown;
+        };
         if (config.client_settings && typeof config.client_settings === "object") {
           settings = config.client_settings as Record<string, unknown>;
+        }
+        if (typeof config.round_id === "string" || typeof config.round_id === "number") {
+          roundId = String(config.round_id);
         }
       } catch {
         throw new IoError("the round config in TaskRequest.data is not JSON");
@@ -597,7 +644,12 @@ class Session {
       );
       this.log.info(`Running train callback with model ID: ${modelId}`);
       tic = performance.now();
-      const out = await this.options.runner.train(model, settings, this.done);
+      const sent: Promise<void>[] = [];
+      const out = await this.options.runner
+        .train(model, settings, this.done, (metrics, step) => {
+          sent.push(this.sendMetric(request, roundId, metrics, step));
+        })
+        .finally(() => Promise.all(sent));
       const processing = (performance.now() - tic) / 1000;
       this.log.info(`SETTING Training metadata: ${toPythonJson(out.metadata)}`);
       if (typeof out.metadata.num_examples !== "number") {
@@ -647,6 +699,38 @@ class Session {
       );
     } catch (error) {
       await this.reportFailure("train", request, error);
+    }
+  }
+
+  /**
+   * `log_metric` during a training task: `ModelMetric` with the task's model, round and session
+   * ids (`fedn_client.py: LoggingContext`), each metric a `MetricElem`; the combiner stores one
+   * row per metric (`combiner.py: SendModelMetric`). 5 tries; a metric that cannot be sent is
+   * only logged.
+   */
+  private async sendMetric(
+    request: TaskRequest,
+    roundId: string,
+    metrics: Readonly<Record<string, number>>,
+    step: number,
+  ): Promise<void> {
+    const message = {
+      sender: this.me,
+      metrics: Object.entries(metrics).map(([key, value]) => ({ key, value })),
+      timestamp: now(),
+      step: { value: step },
+      model_id: request.model_id,
+      round_id: roundId,
+      session_id: request.session_id,
+    };
+    this.log.debug(`GRPC: SendModelMetric step ${step} ${JSON.stringify(metrics)}`);
+    try {
+      await this.retrying("SendModelMetric", 5, () =>
+        this.unary(this.combiner, "SendModelMetric", message),
+      );
+    } catch (error) {
+      if (!this.done.aborted)
+        this.log.warning(`GRPC (SendModelMetric): ${(error as Error).message}`);
     }
   }
 

@@ -6,8 +6,9 @@
  *   friends), through `src/tools/entry-point.ts`'s runner, which also checks the outputs;
  * - `inProcessTasks`: a package whose commands can run inside this process (a
  *   `defineComputePackage` package's `run(argv, ctx)`), with the same files and the same checks
- *   but no Node start-up and TF.js loaded once for all rounds. Next: keep the model itself in
- *   memory between rounds, and per-step metrics through `SendModelMetric`.
+ *   but no Node start-up, TF.js loaded once, the model and the decoded data kept between rounds
+ *   (the kit's `ResidentState`), and the training loss per step handed to the session for
+ *   `SendModelMetric`.
  */
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { parsePythonJson } from "../codec/pyjson.js";
@@ -16,6 +17,7 @@ import { findPackage, loadPackageConfig } from "../fedn/config.js";
 import { metadataPathOf } from "../fedn/settings.js";
 import type { CliContext } from "../kit/cli.js";
 import type { ComputePackage } from "../kit/program.js";
+import { ResidentState, type TrainMetricsSink } from "../kit/resident.js";
 import { getTmpPath } from "../node/io.js";
 import {
   checkPredictOutput,
@@ -41,16 +43,22 @@ export interface TrainOutput {
 export interface TaskRunner {
   /** The package folder (for logs). */
   readonly dir: string;
-  /** `train <in> <out>`: the global model in, `clientSettings` as `<in>-metadata`. */
+  /**
+   * `train <in> <out>`: the global model in, `clientSettings` as `<in>-metadata`. `onMetrics`
+   * receives per-step training metrics where the runner has them (in-process packages).
+   */
   train(
     model: Uint8Array,
     clientSettings: Record<string, unknown>,
     signal: AbortSignal,
+    onMetrics?: TrainMetricsSink,
   ): Promise<TrainOutput>;
   /** `validate <in> <out>`: a JSON object of metrics. */
   validate(model: Uint8Array, signal: AbortSignal): Promise<Record<string, unknown>>;
   /** `predict <in> <out>`: a JSON object. */
   predict(model: Uint8Array, signal: AbortSignal): Promise<Record<string, unknown>>;
+  /** Releases what the runner keeps between tasks (an in-process package's model). */
+  close?(): void;
 }
 
 /** Options of `packageTasks`. */
@@ -188,7 +196,8 @@ export type InProcessPackage = Pick<ComputePackage, "run">;
 /**
  * The tasks of an in-process package, with FEDn's files: the model in a fresh `.npz`, the client
  * settings in `<in>-metadata`, the outputs pre-created empty and checked as FEDn's client reads
- * them. The commands run with `dir` as their working folder. An in-process command cannot be
+ * them. The commands run with `dir` as their working folder. The kit keeps the model and the
+ * decoded data between commands (`close()` releases them). An in-process command cannot be
  * stopped half-way: on shutdown or timeout its result is dropped when it returns.
  */
 export function inProcessTasks(
@@ -196,13 +205,16 @@ export function inProcessTasks(
   dir: string,
   options: PackageTaskOptions,
 ): TaskRunner {
+  let resident = new ResidentState();
   const run = async (
     entry: "train" | "validate" | "predict",
     model: Uint8Array,
     signal: AbortSignal,
     read: (input: string, output: string) => Promise<unknown>,
     clientSettings?: Record<string, unknown>,
+    onMetrics?: TrainMetricsSink,
   ) => {
+    const mine = resident;
     const input = getTmpPath(".npz");
     const output = getTmpPath(entry === "train" ? ".npz" : "");
     const temps = [input, metadataPathOf(input), output, metadataPathOf(output)];
@@ -218,16 +230,26 @@ export function inProcessTasks(
         env: options.env,
         cwd: dir,
         signal,
+        resident: mine,
       };
+      mine.onTrainMetrics = onMetrics;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<"timeout">((ok) => {
         if (options.timeoutMs !== undefined)
           timer = setTimeout(() => ok("timeout"), options.timeoutMs);
       });
-      const status = await Promise.race([pkg.run([entry, input, output], ctx), timeout]).finally(
-        () => clearTimeout(timer),
-      );
-      if (status === "timeout") throw failure(entry, null, null, true, options.timeoutMs);
+      const running = pkg.run([entry, input, output], ctx);
+      const status = await Promise.race([running, timeout]).finally(() => {
+        clearTimeout(timer);
+        mine.onTrainMetrics = undefined;
+      });
+      if (status === "timeout") {
+        // The command goes on in the background with the kept model: later commands get a
+        // state of their own, and this one is released when the command returns.
+        if (resident === mine) resident = new ResidentState();
+        void running.catch(() => undefined).finally(() => mine.close());
+        throw failure(entry, null, null, true, options.timeoutMs);
+      }
       if (status !== 0) throw failure(entry, status, null, false);
       const seconds = (performance.now() - start) / 1000;
       if (entry === "train") await checkTrainOutput(input, output);
@@ -243,7 +265,7 @@ export function inProcessTasks(
     parsePythonJson(await readFile(path, "utf8")) as Record<string, unknown>;
   return {
     dir,
-    async train(model, clientSettings, signal) {
+    async train(model, clientSettings, signal, onMetrics) {
       const { value, seconds } = await run(
         "train",
         model,
@@ -253,6 +275,7 @@ export function inProcessTasks(
           metadata: await readJson(metadataPathOf(output)),
         }),
         clientSettings,
+        onMetrics,
       );
       return { ...(value as { model: Uint8Array; metadata: Record<string, unknown> }), seconds };
     },
@@ -268,6 +291,7 @@ export function inProcessTasks(
         unknown
       >;
     },
+    close: () => resident.close(),
   };
 }
 

@@ -12,6 +12,7 @@
 import { constants as osConstants } from "node:os";
 import yargs from "yargs";
 import { FednTfjsError, isFednTfjsError, UsageError } from "../errors.js";
+import type { ResidentState } from "./resident.js";
 
 export type OptionType = "string" | "number" | "boolean";
 
@@ -57,6 +58,11 @@ export interface CliContext {
    * stop; commands marked `interruptible` pass it down, clean up and return.
    */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Set by a host that runs the commands in its own process (the FEDn client): the kit keeps the
+   * model and data there between commands and reports training metrics to it.
+   */
+  readonly resident?: ResidentState | undefined;
 }
 
 export interface Command<

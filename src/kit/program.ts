@@ -21,6 +21,7 @@ import { resolveEngine, setDefaultEngine } from "../models/fast/options.js";
 import { randomSeed } from "../models/random.js";
 import {
   assertDistinctPaths,
+  fileStamp,
   loadMetadata,
   loadModel,
   readBytes,
@@ -41,6 +42,7 @@ import {
 } from "./cli.js";
 import { checkLoopOptions, resolveSeed, resolveTrainOptions } from "./options.js";
 import { createProgressBar } from "./progress.js";
+import type { KeptData, ResidentState } from "./resident.js";
 import type {
   ComputePackageSpec,
   DataSpec,
@@ -273,14 +275,57 @@ export function defineComputePackage<
     // before it inflates any data: a small hostile file cannot make it allocate gigabytes.
     const weights = await loadModel(inPath, expect === undefined ? {} : { expect });
     kind.check?.(weights, inPath);
-    const data = await readClientData(dataPath, spec.data, splits, log(ctx));
-    const tf = await loadTf(kind, backend, ctx);
-    const model = await kind.load(tf, weights, inPath);
-    try {
-      return await work(tf, model, data);
-    } finally {
-      kind.dispose(model);
+    const resident = ctx.resident;
+    if (resident === undefined) {
+      const data = await readClientData(dataPath, spec.data, splits, log(ctx));
+      const tf = await loadTf(kind, backend, ctx);
+      const model = await kind.load(tf, weights, inPath);
+      try {
+        return await work(tf, model, data);
+      } finally {
+        kind.dispose(model);
+      }
     }
+    // In a host's process: the data decoded by an earlier command and the live model are kept;
+    // the input file's weights are written into that model, so the output still depends only
+    // on the input model and the settings.
+    const data = await keptData(resident, dataPath, splits, ctx);
+    const tf = await loadTf(kind, backend, ctx);
+    const kept = resident.model;
+    let model: M;
+    if (kept !== undefined && kept.kind === kind && kind.assign !== undefined) {
+      model = kept.model as M;
+      await kind.assign(tf, model, weights, inPath);
+    } else {
+      kept?.release();
+      resident.model = undefined;
+      const fresh = await kind.load(tf, weights, inPath);
+      resident.model = { kind, model: fresh, release: () => kind.dispose(fresh) };
+      model = fresh;
+    }
+    return await work(tf, model, data.loaded);
+  }
+
+  /** The data for these splits, decoded once per file (same path, size and mtime) in a host's process. */
+  async function keptData(
+    resident: ResidentState,
+    path: string,
+    splits: readonly SplitName[],
+    ctx: CliContext,
+  ): Promise<{ loaded: LoadedData; kept: KeptData }> {
+    const stamp = (await fileStamp(path)) ?? "";
+    const current = resident.data;
+    const kept: KeptData =
+      current !== undefined && current.path === path && current.stamp === stamp
+        ? current
+        : { path, stamp, splits: {} };
+    const missing = splits.filter((s) => kept.splits[s] === undefined);
+    if (missing.length > 0) {
+      const loaded = await readClientData(path, spec.data, missing, log(ctx));
+      for (const split of missing) kept.splits[split] = loaded[split]!;
+    }
+    resident.data = kept;
+    return { loaded: { ...kept.splits, warnings: [] }, kept };
   }
 
   const initSeed = defineCommand({
@@ -374,6 +419,7 @@ export function defineComputePackage<
           const bar = createProgressBar(ctx.stderr);
           const total = set.count * options.epochs;
           let lastLoss: number | undefined;
+          const metrics = ctx.resident?.onTrainMetrics;
           const loop: TrainLoopOptions = {
             batchSize: options.batchSize,
             epochs: options.epochs,
@@ -383,11 +429,19 @@ export function defineComputePackage<
             onBatch: (p) => {
               if (p.loss !== undefined) {
                 lastLoss = p.loss;
-                if (p.batch % 100 === 0) {
+                const logged = p.batch % 100 === 0;
+                if (logged) {
                   bar.finish();
                   ctx.stdout.write(
                     `${formatTrainLog(p.epoch, p.epochs, p.batch, p.batches, p.loss)}\n`,
                   );
+                }
+                // A host's per-step metrics (FEDn's log_metric), at the steps the log shows and
+                // the end of each epoch; the step counts batches from 0 across epochs.
+                if (metrics !== undefined && (logged || p.batch === p.batches - 1)) {
+                  if (Number.isFinite(p.loss)) {
+                    metrics({ train_loss: p.loss }, p.epoch * p.batches + p.batch);
+                  }
                 }
               }
               const done = p.epoch * set.count + p.samples;

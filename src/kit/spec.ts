@@ -114,6 +114,12 @@ export interface ModelKind<M, TF = unknown> {
   check?(weights: readonly NdArray[], file: string): void;
   /** Builds a model from the wire list; checks count/shape/dtype and names file and key. */
   load(tf: TF, weights: readonly NdArray[], file: string): M | Promise<M>;
+  /**
+   * Writes a wire list into a model this kind built, checking it as `load` does (nothing is
+   * written when it does not fit), optional: with it, a host that keeps the model between
+   * commands sets each round's weights instead of building the model again.
+   */
+  assign?(tf: TF, model: M, weights: readonly NdArray[], file: string): void | Promise<void>;
   /** The model's weights as the wire list. */
   save(tf: TF, model: M): NdArray[];
   train(

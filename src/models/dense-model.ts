@@ -46,6 +46,16 @@ export function createDenseModel(
   };
 }
 
+/** Writes weights of the model's own spec (checked by the caller) into its variables. */
+export function assignDenseWeights(model: DenseModel, weights: DenseWeights): void {
+  weights.forEach((w, l) => {
+    tf.tidy(() => {
+      model.kernels[l]!.assign(tf.tensor2d(w.kernel, [w.inputs, w.outputs]));
+      model.biases[l]!.assign(tf.tensor1d(w.bias));
+    });
+  });
+}
+
 /** Copies the model's weights back to the JS heap (TF.js layout). */
 export function readDenseWeights(model: DenseModel): DenseWeights {
   return model.kernels.map((kernel, l) => {

@@ -115,6 +115,9 @@ function denseKind(options: DenseStackOptions): ModelKind<DenseModel> {
       const layers = fromPytorch(weights, spec, { file });
       return (await loadCompute()).createDenseModel(layers, spec);
     },
+    assign(_tf, model, weights, file) {
+      loaded().assignDenseWeights(model, fromPytorch(weights, spec, { file }));
+    },
     save(_tf, model) {
       return toPytorch(loaded().readDenseWeights(model));
     },

@@ -473,6 +473,8 @@ export function layersModel<T = unknown, Model = unknown>(
         throw error;
       }
     },
+    assign: (tf, handle, weights, file) =>
+      wireToLayers(tfjs(tf), inner(handle).model, weights, file),
     save: (_tf, handle) => layersToWire(inner(handle).model),
     train(tf, handle, data, loop) {
       const resolved = checkLoopOptions(loop, KERAS_LOOP);

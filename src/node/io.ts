@@ -73,6 +73,14 @@ export async function isFile(path: string): Promise<boolean> {
   );
 }
 
+/** `size:mtime` of a file, to tell whether it changed since it was last read; undefined when absent. */
+export async function fileStamp(path: string): Promise<string | undefined> {
+  return stat(path).then(
+    (s) => `${s.size}:${s.mtimeMs}`,
+    () => undefined,
+  );
+}
+
 /**
  * Reads a whole file. The result is a fresh buffer the caller owns.
  * @throws IoError naming the file ("no such file or directory", "is a directory", ...)

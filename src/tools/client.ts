@@ -62,6 +62,16 @@ export default defineCommand({
       describe: "TLS to the combiner (default: as FEDn, TLS exactly when its port is 443)",
     },
     insecure: { type: "boolean", describe: "Plain-text gRPC to the combiner, whatever its port" },
+    insecure_token: {
+      type: "boolean",
+      describe:
+        "Send the token to the combiner on an insecure channel too (in clear text; FEDn's client never does)",
+    },
+    attributes: {
+      type: "string",
+      describe:
+        "KEY=VALUE[,KEY=VALUE...] sent to the combiner once connected (FEDn's client attributes, for server functions)",
+    },
     ca_cert: {
       type: "string",
       describe:
@@ -116,6 +126,8 @@ export default defineCommand({
       combinerPort: args.combiner_port,
       secure: args.insecure === true ? false : args.secure,
       caCert: args.ca_cert,
+      insecureToken: args.insecure_token,
+      attributes: args.attributes,
       verify: args.verify,
       taskTimeout: args.task_timeout,
       retryInterval: args.retry_interval,
