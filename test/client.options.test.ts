@@ -168,8 +168,8 @@ describe("assignment answers", () => {
       /Unauthorized \(Invalid token\): check --token/,
     );
     expect(
-      (await assign([{ status: 400, body: { message: "No combiner available." } }])).result,
-    ).toMatch(/No combiner available/);
+      (await assign([{ status: 400, body: { message: "Missing client_id." } }])).result,
+    ).toMatch(/Connect to FEDn Api - Missing client_id\./);
     expect((await assign([{ status: 404, body: {} }])).result).toMatch(/Incorrect URL/);
     // FEDn 0.33 answers an unknown preferred combiner with 200 and [body, 400].
     const list = await assign([
@@ -179,6 +179,18 @@ describe("assignment answers", () => {
       },
     ]);
     expect(list.result).toMatch(/Combiner x not found/);
+  });
+
+  it('retries "No combiner available." (a real controller says it while its combiner is down)', async () => {
+    // Seen on a real FEDn 0.33 network: the controller answers 400 with this message while no
+    // combiner accepts clients (not up yet, restarting, full); FEDn's client exits, ours waits.
+    const { result, seen } = await assign([
+      { status: 400, body: { success: false, message: "No combiner available." } },
+      { status: 400, body: { success: false, message: "No combiner available." } },
+      assigned,
+    ]);
+    expect(result).toMatchObject({ host: "c1", port: 12080, clientId: "id-1" });
+    expect(seen).toHaveLength(3);
   });
 
   it("refreshes an expired token (connect.py) and retries 5xx", async () => {

@@ -16,6 +16,8 @@ import { sleep } from "./log.js";
 const REQUEST_TIMEOUT_MS = 10_000;
 /** FEDn retries a 203 ("no compute package yet") every 3 s (sooner with a shorter retry interval). */
 const PACKAGE_MISSING_RETRY_MS = 3000;
+/** FEDn 0.33's add_client answer (400) when no combiner accepts clients right now: transient. */
+const NO_COMBINER = /^No combiner available/;
 
 /** An HTTP answer, body read whole. */
 export interface HttpAnswer {
@@ -163,7 +165,9 @@ export class Controller {
   /**
    * `POST api/v1/clients/add` until assigned. 203 (no package yet) and a 200 with
    * `"status": "retry"` are retried every 3 s as FEDn does; network failures and 5xx are retried
-   * with back-off (FEDn gives up on them); 400, 401 (unless refreshed) and 404 end the client.
+   * with back-off (FEDn gives up on them), and so is a 400 "No combiner available." (the controller
+   * could not reach a combiner that accepts clients: one not up yet, restarting or full; FEDn's
+   * client logs it and exits 0); other 400s, 401 (unless refreshed) and 404 end the client.
    */
   async assign(remotePackage: boolean, signal: AbortSignal): Promise<Assignment> {
     const url = this.url("api/v1/clients/add");
@@ -234,6 +238,14 @@ export class Controller {
         throw new UsageError(`Connect to FEDn Api - Unauthorized (${why}): check --token`, {
           option: "token",
         });
+      }
+      if (answer.status === 400 && NO_COMBINER.test(message(answer))) {
+        const wait = this.backoff(failures++);
+        this.log.warning(
+          `Connect to FEDn Api - ${message(answer)} Retrying in ${(wait / 1000).toFixed(1)} s`,
+        );
+        await sleep(wait, signal);
+        continue;
       }
       if (answer.status === 400) {
         throw new UsageError(`Connect to FEDn Api - ${message(answer)}`, {});
