@@ -47,6 +47,8 @@ enum {
   PLAN_NLL = 10,       /* f64 per row: its NLL (evaluation) */
   PLAN_PRED = 11,      /* int32 per row: argmax (evaluation) */
   PLAN_LOSS = 12,      /* f64 per row: NLL in training (for the logged loss) */
+  PLAN_SCRATCH = 13,   /* int32 scratch of each thread t, at PLAN_SCRATCH + t * PLAN_SCRATCH_STRIDE */
+  PLAN_SCRATCH_STRIDE = 14, /* bytes; at least rows * 4 */
   PLAN_LAYER = 16,
   LAYER_WORDS = 10,
   /* per layer */
@@ -312,70 +314,94 @@ __attribute__((export_name("backward_rows"))) void backward_rows(const i32 *plan
   }
 }
 
-/* W[i][:] -= sum_r a[r][i] * g[r][:] for weight rows i0..i1 (a: rows x n_in, g: rows x n_out). */
+/* W[i..i+3][:] -= sum over the listed rows r of a[r][i..i+3] * g[r][:]: blocks of 4 weight rows
+ * x 8 columns keep 8 accumulators in registers; tails go 4 columns / 1 column. The rows are
+ * listed in increasing order (no list: all n rows); rows left out have a[r][i..i+3] all zero,
+ * so every weight's sum is the one over all rows, in the same order. */
+static inline __attribute__((always_inline)) void update_block4(f32 *w, i32 n_out, const f32 *a,
+                                                                i32 n_in, const f32 *g,
+                                                                const i32 *list, i32 n, i32 i) {
+  i32 j = 0;
+  for (; j + 8 <= n_out; j += 8) {
+    v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
+    v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (i32 q = 0; q < n; q++) {
+      i32 r = list ? list[q] : q;
+      const f32 *gr = g + r * n_out + j;
+      const f32 *ar = a + r * n_in + i;
+      v128_t g0 = wasm_v128_load(gr), g1 = wasm_v128_load(gr + 4);
+      v128_t x0 = wasm_f32x4_splat(ar[0]), x1 = wasm_f32x4_splat(ar[1]);
+      v128_t x2 = wasm_f32x4_splat(ar[2]), x3 = wasm_f32x4_splat(ar[3]);
+      c00 = MADD(x0, g0, c00); c01 = MADD(x0, g1, c01);
+      c10 = MADD(x1, g0, c10); c11 = MADD(x1, g1, c11);
+      c20 = MADD(x2, g0, c20); c21 = MADD(x2, g1, c21);
+      c30 = MADD(x3, g0, c30); c31 = MADD(x3, g1, c31);
+    }
+    f32 *o = w + i * n_out + j;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c00));
+    wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c01));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c10));
+    wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c11));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c20));
+    wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c21));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c30));
+    wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c31));
+  }
+  for (; j + 4 <= n_out; j += 4) {
+    v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+    for (i32 q = 0; q < n; q++) {
+      i32 r = list ? list[q] : q;
+      v128_t g0 = wasm_v128_load(g + r * n_out + j);
+      const f32 *ar = a + r * n_in + i;
+      c0 = MADD(wasm_f32x4_splat(ar[0]), g0, c0);
+      c1 = MADD(wasm_f32x4_splat(ar[1]), g0, c1);
+      c2 = MADD(wasm_f32x4_splat(ar[2]), g0, c2);
+      c3 = MADD(wasm_f32x4_splat(ar[3]), g0, c3);
+    }
+    f32 *o = w + i * n_out + j;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c0));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c1));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c2));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c3));
+  }
+  for (; j < n_out; j++) {
+    f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (i32 q = 0; q < n; q++) {
+      i32 r = list ? list[q] : q;
+      f32 gv = g[r * n_out + j];
+      const f32 *ar = a + r * n_in + i;
+      s0 += ar[0] * gv; s1 += ar[1] * gv; s2 += ar[2] * gv; s3 += ar[3] * gv;
+    }
+    w[i * n_out + j] -= s0;
+    w[(i + 1) * n_out + j] -= s1;
+    w[(i + 2) * n_out + j] -= s2;
+    w[(i + 3) * n_out + j] -= s3;
+  }
+}
+
+/* W[i][:] -= sum_r a[r][i] * g[r][:] for weight rows i0..i1 (a: rows x n_in, g: rows x n_out).
+ * Rows whose four inputs a[r][i..i+3] are all zero add nothing to that block and are skipped
+ * (exact for finite weights: 0 * g adds a zero); `list` is scratch for rows ints. The images
+ * this library trains on have large zero backgrounds (about 38% of Fashion-MNIST's 4-pixel
+ * blocks, more in MNIST), and ReLU and dropout zero much of the hidden layers' inputs. */
 static void dense_update(f32 *w, i32 n_out, const f32 *a, i32 n_in, const f32 *g, i32 rows,
-                         i32 i0, i32 i1) {
+                         i32 i0, i32 i1, i32 *list) {
   i32 i = i0;
   for (; i + 4 <= i1; i += 4) {
-    i32 j = 0;
-    for (; j + 8 <= n_out; j += 8) {
-      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
-      v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      for (i32 r = 0; r < rows; r++) {
-        const f32 *gr = g + r * n_out + j;
-        const f32 *ar = a + r * n_in + i;
-        v128_t g0 = wasm_v128_load(gr), g1 = wasm_v128_load(gr + 4);
-        v128_t x0 = wasm_f32x4_splat(ar[0]), x1 = wasm_f32x4_splat(ar[1]);
-        v128_t x2 = wasm_f32x4_splat(ar[2]), x3 = wasm_f32x4_splat(ar[3]);
-        c00 = MADD(x0, g0, c00); c01 = MADD(x0, g1, c01);
-        c10 = MADD(x1, g0, c10); c11 = MADD(x1, g1, c11);
-        c20 = MADD(x2, g0, c20); c21 = MADD(x2, g1, c21);
-        c30 = MADD(x3, g0, c30); c31 = MADD(x3, g1, c31);
-      }
-      f32 *o = w + i * n_out + j;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c00));
-      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c01));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c10));
-      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c11));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c20));
-      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c21));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c30));
-      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c31));
+    i32 n = 0;
+    for (i32 r = 0; r < rows; r++) {
+      list[n] = r;
+      n += wasm_v128_any_true(wasm_v128_load(a + r * n_in + i));
     }
-    for (; j + 4 <= n_out; j += 4) {
-      v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
-      for (i32 r = 0; r < rows; r++) {
-        v128_t g0 = wasm_v128_load(g + r * n_out + j);
-        const f32 *ar = a + r * n_in + i;
-        c0 = MADD(wasm_f32x4_splat(ar[0]), g0, c0);
-        c1 = MADD(wasm_f32x4_splat(ar[1]), g0, c1);
-        c2 = MADD(wasm_f32x4_splat(ar[2]), g0, c2);
-        c3 = MADD(wasm_f32x4_splat(ar[3]), g0, c3);
-      }
-      f32 *o = w + i * n_out + j;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c0));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c1));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c2));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c3));
-    }
-    for (; j < n_out; j++) {
-      f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (i32 r = 0; r < rows; r++) {
-        f32 gv = g[r * n_out + j];
-        const f32 *ar = a + r * n_in + i;
-        s0 += ar[0] * gv; s1 += ar[1] * gv; s2 += ar[2] * gv; s3 += ar[3] * gv;
-      }
-      w[i * n_out + j] -= s0;
-      w[(i + 1) * n_out + j] -= s1;
-      w[(i + 2) * n_out + j] -= s2;
-      w[(i + 3) * n_out + j] -= s3;
-    }
+    /* Without a zero block, the plain loop: the list costs ~15% where it skips nothing. */
+    if (n == rows) update_block4(w, n_out, a, n_in, g, 0, rows, i);
+    else if (n) update_block4(w, n_out, a, n_in, g, list, n, i);
   }
   for (; i < i1; i++) {
     i32 j = 0;
@@ -408,7 +434,8 @@ __attribute__((export_name("update_share"))) void update_share(const i32 *plan, 
     i32 blocks = (n_in + 3) / 4;
     i32 i0 = (blocks * t / T) * 4, i1 = (blocks * (t + 1) / T) * 4;
     if (i1 > n_in) i1 = n_in;
-    if (i0 < i1) dense_update(PTR(f32, ly[L_W]), n_out, a, n_in, g, rows, i0, i1);
+    i32 *list = PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
+    if (i0 < i1) dense_update(PTR(f32, ly[L_W]), n_out, a, n_in, g, rows, i0, i1, list);
     if (l % T == t) {
       f32 *b = PTR(f32, ly[L_B]);
       for (i32 j = 0; j < n_out; j++) {

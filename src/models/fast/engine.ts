@@ -54,6 +54,8 @@ const PLAN_TRAIN = 9;
 const PLAN_NLL = 10;
 const PLAN_PRED = 11;
 const PLAN_LOSS = 12;
+const PLAN_SCRATCH = 13;
+const PLAN_SCRATCH_STRIDE = 14;
 const PLAN_LAYER = 16;
 const LAYER_WORDS = 10;
 const L_IN = 0;
@@ -445,6 +447,7 @@ export class FastNet {
   private readonly pred: number;
   private readonly loss: number;
   private readonly bits: number;
+  private readonly scratch: number;
   private readonly chooser: ThreadChooser;
 
   constructor(
@@ -475,6 +478,9 @@ export class FastNet {
     this.loss = take(maxRows * 8);
     const widest = Math.max(...spec.sizes.slice(1));
     this.bits = take(Math.ceil((maxRows * widest) / 32) * 4);
+    // Each thread's int32 scratch (the kernel's row lists), maxRows ints apiece.
+    const scratchStride = Math.ceil((maxRows * 4) / 16) * 16;
+    this.scratch = take(this.threads * scratchStride);
     for (let l = 0; l < L; l++) {
       const n = spec.sizes[l]!;
       const m = spec.sizes[l + 1]!;
@@ -499,6 +505,8 @@ export class FastNet {
     planWords[PLAN_NLL] = this.nll;
     planWords[PLAN_PRED] = this.pred;
     planWords[PLAN_LOSS] = this.loss;
+    planWords[PLAN_SCRATCH] = this.scratch;
+    planWords[PLAN_SCRATCH_STRIDE] = scratchStride;
     this.layers.forEach((p, l) => {
       const at = PLAN_LAYER + l * LAYER_WORDS;
       planWords[at + L_IN] = p.inputs;
