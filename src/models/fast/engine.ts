@@ -33,7 +33,7 @@ const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssem
 
 /** The kernel's exports; every pointer is a byte offset into the shared memory. */
 interface KernelExports {
-  forward_rows(plan: number, r0: number, r1: number): void;
+  forward_rows(plan: number, r0: number, r1: number, thread: number): void;
   backward_rows(plan: number, r0: number, r1: number): void;
   update_share(plan: number, t: number, threads: number): void;
   evaluate_rows(plan: number, r0: number, r1: number): void;
@@ -132,7 +132,7 @@ for (;;) {
     if (index < threads) {
       const r0 = Math.floor((rows * index) / threads);
       const r1 = Math.floor((rows * (index + 1)) / threads);
-      k.forward_rows(plan, r0, r1);
+      k.forward_rows(plan, r0, r1, index);
       if (cmd === ${CMD_TRAIN}) {
         k.backward_rows(plan, r0, r1);
         arrived = true;
@@ -316,7 +316,7 @@ class Engine {
     const r1 = Math.floor(rows / used);
     // One thread: run here and leave the workers asleep (they wait for the next job's number).
     if (used === 1) {
-      k.forward_rows(plan, 0, rows);
+      k.forward_rows(plan, 0, rows, 0);
       if (cmd === CMD_TRAIN) {
         k.backward_rows(plan, 0, rows);
         k.update_share(plan, 0, 1);
@@ -337,7 +337,7 @@ class Engine {
     this.seq = (this.seq + 1) | 0;
     Atomics.store(ctrl, C_SEQ, this.seq);
     Atomics.notify(ctrl, C_SEQ);
-    k.forward_rows(plan, 0, r1);
+    k.forward_rows(plan, 0, r1, 0);
     if (cmd === CMD_TRAIN) {
       k.backward_rows(plan, 0, r1);
       Atomics.add(ctrl, C_BARRIER, 1);
@@ -478,8 +478,8 @@ export class FastNet {
     this.loss = take(maxRows * 8);
     const widest = Math.max(...spec.sizes.slice(1));
     this.bits = take(Math.ceil((maxRows * widest) / 32) * 4);
-    // Each thread's int32 scratch (the kernel's row lists), maxRows ints apiece.
-    const scratchStride = Math.ceil((maxRows * 4) / 16) * 16;
+    // Each thread's int32 scratch (the kernel's lists of rows and of inputs to skip).
+    const scratchStride = Math.ceil((Math.max(maxRows, ...spec.sizes.slice(0, -1)) * 4) / 16) * 16;
     this.scratch = take(this.threads * scratchStride);
     for (let l = 0; l < L; l++) {
       const n = spec.sizes[l]!;
