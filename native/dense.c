@@ -125,12 +125,12 @@ static inline v128_t finish4(v128_t v, v128_t bias, i32 relu, const f32 *mask, i
 #define FWD_TILE(NAME, V)                                                                        \
   static inline __attribute__((always_inline)) void NAME(                                        \
       const f32 *a0, const f32 *a1, const f32 *w, i32 n_out, const i32 *list, i32 n, v128_t *c) { \
-    for (i32 v = 0; v < 2 * V; v++) c[v] = wasm_f32x4_splat(0);                                  \
+    _Pragma("clang loop unroll(full)") for (i32 v = 0; v < 2 * V; v++) c[v] = wasm_f32x4_splat(0); \
     for (i32 q = 0; q < n; q++) {                                                                \
       i32 k = list ? list[q] : q;                                                                \
       const f32 *wk = w + k * n_out;                                                             \
       v128_t x0 = wasm_f32x4_splat(a0[k]), x1 = wasm_f32x4_splat(a1[k]);                        \
-      for (i32 v = 0; v < V; v++) {                                                              \
+      _Pragma("clang loop unroll(full)") for (i32 v = 0; v < V; v++) {                           \
         v128_t wv = wasm_v128_load(wk + 4 * v);                                                  \
         c[v] = MADD(x0, wv, c[v]);                                                               \
         c[V + v] = MADD(x1, wv, c[V + v]);                                                       \
@@ -139,6 +139,45 @@ static inline v128_t finish4(v128_t v, v128_t bias, i32 relu, const f32 *mask, i
   }
 FWD_TILE(fwd_tile16, 4)
 FWD_TILE(fwd_tile4, 1)
+
+/* Rows r and rb (rb may equal r) of dense_forward over the listed k (no list: all n). Inlined
+ * at two call sites, so the listless one compiles to a plain loop over k (the list's indexing
+ * costs ~14% where nothing is skipped). */
+static inline __attribute__((always_inline)) void forward_pair(
+    const f32 *a0, const f32 *a1, const f32 *w, const f32 *b, f32 *out, i32 n_out, i32 relu,
+    const f32 *mask, i32 r, i32 rb, const i32 *use, i32 n) {
+  v128_t c[8];
+  i32 j = 0;
+  for (; j + 16 <= n_out; j += 16) {
+    fwd_tile16(a0, a1, w + j, n_out, use, n, c);
+#pragma clang loop unroll(full)
+    for (i32 v = 0; v < 4; v++) {
+      v128_t bias = wasm_v128_load(b + j + 4 * v);
+      i32 at0 = r * n_out + j + 4 * v, at1 = rb * n_out + j + 4 * v;
+      wasm_v128_store(out + at1, finish4(c[4 + v], bias, relu, mask, at1));
+      wasm_v128_store(out + at0, finish4(c[v], bias, relu, mask, at0));
+    }
+  }
+  for (; j + 4 <= n_out; j += 4) {
+    fwd_tile4(a0, a1, w + j, n_out, use, n, c);
+    v128_t bias = wasm_v128_load(b + j);
+    i32 at0 = r * n_out + j, at1 = rb * n_out + j;
+    wasm_v128_store(out + at1, finish4(c[1], bias, relu, mask, at1));
+    wasm_v128_store(out + at0, finish4(c[0], bias, relu, mask, at0));
+  }
+  for (; j < n_out; j++) {
+    f32 s0 = 0, s1 = 0;
+    for (i32 q = 0; q < n; q++) {
+      i32 kk = use ? use[q] : q;
+      f32 wv = w[kk * n_out + j];
+      s0 += a0[kk] * wv;
+      s1 += a1[kk] * wv;
+    }
+    i32 at0 = r * n_out + j, at1 = rb * n_out + j;
+    out[at1] = finish1(s1, b[j], relu, mask, at1);
+    out[at0] = finish1(s0, b[j], relu, mask, at0);
+  }
+}
 
 /* out[r][j] = act(sum_k in[r][k] * w[k][j] + b[j]) * mask[r][j] for rows r0..r1, two rows at a
  * time: blocks of 2 rows x 16 columns keep 8 accumulators in registers (4 weight loads and 2
@@ -179,36 +218,8 @@ static void dense_forward(const f32 *in, i32 n_in, const f32 *w, const f32 *b, f
       }
       use = list;
     }
-    v128_t c[8];
-    i32 j = 0;
-    for (; j + 16 <= n_out; j += 16) {
-      fwd_tile16(a0, a1, w + j, n_out, use, n, c);
-      for (i32 v = 0; v < 4; v++) {
-        v128_t bias = wasm_v128_load(b + j + 4 * v);
-        i32 at0 = r * n_out + j + 4 * v, at1 = rb * n_out + j + 4 * v;
-        wasm_v128_store(out + at1, finish4(c[4 + v], bias, relu, mask, at1));
-        wasm_v128_store(out + at0, finish4(c[v], bias, relu, mask, at0));
-      }
-    }
-    for (; j + 4 <= n_out; j += 4) {
-      fwd_tile4(a0, a1, w + j, n_out, use, n, c);
-      v128_t bias = wasm_v128_load(b + j);
-      i32 at0 = r * n_out + j, at1 = rb * n_out + j;
-      wasm_v128_store(out + at1, finish4(c[1], bias, relu, mask, at1));
-      wasm_v128_store(out + at0, finish4(c[0], bias, relu, mask, at0));
-    }
-    for (; j < n_out; j++) {
-      f32 s0 = 0, s1 = 0;
-      for (i32 q = 0; q < n; q++) {
-        i32 kk = use ? use[q] : q;
-        f32 wv = w[kk * n_out + j];
-        s0 += a0[kk] * wv;
-        s1 += a1[kk] * wv;
-      }
-      i32 at0 = r * n_out + j, at1 = rb * n_out + j;
-      out[at1] = finish1(s1, b[j], relu, mask, at1);
-      out[at0] = finish1(s0, b[j], relu, mask, at0);
-    }
+    if (use) forward_pair(a0, a1, w, b, out, n_out, relu, mask, r, rb, use, n);
+    else forward_pair(a0, a1, w, b, out, n_out, relu, mask, r, rb, 0, n_in);
   }
 }
 
