@@ -250,6 +250,13 @@ static f64 log_softmax_row(f32 *z, i32 n) {
   return (f64)m + js_log(s);
 }
 
+/* The lane sums of four accumulators as one vector (lane k: the sum of a_k's lanes). */
+static inline v128_t reduce4x4(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
+  v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+  v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+  return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+}
+
 /* Training: loss per row and the output gradient (softmax - onehot) * lr / rows, then the
  * gradient with respect to every lower layer's pre-activation, through the old weights. */
 __attribute__((export_name("backward_rows"))) void backward_rows(const i32 *plan, i32 r0, i32 r1) {
@@ -277,49 +284,65 @@ __attribute__((export_name("backward_rows"))) void backward_rows(const i32 *plan
     const f32 *h = PTR(const f32, below[L_H]);
     const f32 *mask = P(plan, PLAN_TRAIN) ? PTR(const f32, below[L_MASK]) : 0;
     i32 relu = below[L_ACT] == 1;
-    for (i32 r = r0; r < r1; r++) {
-      const f32 *g = PTR(const f32, ly[L_G]) + r * n_out;
-      f32 *gb = PTR(f32, below[L_G]) + r * n_in;
+    /* Two rows at a time share each weight load (6 loads per 8 multiply-adds, against 5 per 4
+     * one row at a time); an odd last row runs with both rows the same. Each row's sums are
+     * accumulated and reduced exactly as one row alone would be. */
+    for (i32 r = r0; r < r1; r += 2) {
+      i32 rb = r + 1 < r1 ? r + 1 : r;
+      const f32 *g = PTR(const f32, ly[L_G]) + r * n_out, *gq = PTR(const f32, ly[L_G]) + rb * n_out;
+      f32 *gb = PTR(f32, below[L_G]) + r * n_in, *gbq = PTR(f32, below[L_G]) + rb * n_in;
       i32 i = 0;
-      /* Four weight rows at a time: four dot products over j, reduced into one vector. */
+      /* Four weight rows at a time: four dot products over j per row, reduced into one vector. */
       for (; i + 4 <= n_in; i += 4) {
         const f32 *w0 = w + i * n_out, *w1 = w0 + n_out, *w2 = w1 + n_out, *w3 = w2 + n_out;
         v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+        v128_t b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         i32 j = 0;
         for (; j + 4 <= n_out; j += 4) {
-          v128_t gj = wasm_v128_load(g + j);
-          a0 = MADD(gj, wasm_v128_load(w0 + j), a0);
-          a1 = MADD(gj, wasm_v128_load(w1 + j), a1);
-          a2 = MADD(gj, wasm_v128_load(w2 + j), a2);
-          a3 = MADD(gj, wasm_v128_load(w3 + j), a3);
+          v128_t gj = wasm_v128_load(g + j), qj = wasm_v128_load(gq + j);
+          v128_t v0 = wasm_v128_load(w0 + j), v1 = wasm_v128_load(w1 + j);
+          v128_t v2 = wasm_v128_load(w2 + j), v3 = wasm_v128_load(w3 + j);
+          a0 = MADD(gj, v0, a0); b0 = MADD(qj, v0, b0);
+          a1 = MADD(gj, v1, a1); b1 = MADD(qj, v1, b1);
+          a2 = MADD(gj, v2, a2); b2 = MADD(qj, v2, b2);
+          a3 = MADD(gj, v3, a3); b3 = MADD(qj, v3, b3);
         }
-        v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5),
-                                    wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
-        v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5),
-                                    wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
-        v128_t d = wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5),
-                                  wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+        v128_t d = reduce4x4(a0, a1, a2, a3), e = reduce4x4(b0, b1, b2, b3);
         if (j < n_out) {
-          f32 t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+          f32 t0 = 0, t1 = 0, t2 = 0, t3 = 0, u0 = 0, u1 = 0, u2 = 0, u3 = 0;
           for (; j < n_out; j++) {
             t0 += g[j] * w0[j]; t1 += g[j] * w1[j]; t2 += g[j] * w2[j]; t3 += g[j] * w3[j];
+            u0 += gq[j] * w0[j]; u1 += gq[j] * w1[j]; u2 += gq[j] * w2[j]; u3 += gq[j] * w3[j];
           }
           d = wasm_f32x4_add(d, wasm_f32x4_make(t0, t1, t2, t3));
+          e = wasm_f32x4_add(e, wasm_f32x4_make(u0, u1, u2, u3));
         }
-        i32 at = r * n_in + i;
-        if (mask) d = wasm_f32x4_mul(d, wasm_v128_load(mask + at));
+        i32 at = r * n_in + i, bt = rb * n_in + i;
+        if (mask) {
+          d = wasm_f32x4_mul(d, wasm_v128_load(mask + at));
+          e = wasm_f32x4_mul(e, wasm_v128_load(mask + bt));
+        }
         /* h = relu(a) * mask: where the mask is 0, d already is. */
-        if (relu) d = wasm_v128_and(d, wasm_f32x4_gt(wasm_v128_load(h + at), wasm_f32x4_splat(0)));
+        if (relu) {
+          d = wasm_v128_and(d, wasm_f32x4_gt(wasm_v128_load(h + at), wasm_f32x4_splat(0)));
+          e = wasm_v128_and(e, wasm_f32x4_gt(wasm_v128_load(h + bt), wasm_f32x4_splat(0)));
+        }
+        wasm_v128_store(gbq + i, e);
         wasm_v128_store(gb + i, d);
       }
-      for (; i < n_in; i++) {
-        const f32 *wi = w + i * n_out;
-        f32 d = 0;
-        for (i32 j = 0; j < n_out; j++) d += g[j] * wi[j];
-        i32 at = r * n_in + i;
-        if (mask) d *= mask[at];
-        if (relu && !(h[at] > 0)) d = 0;
-        gb[i] = d;
+      for (i32 side = 0; side < 2; side++) {
+        i32 rr = side ? rb : r;
+        const f32 *gg = side ? gq : g;
+        f32 *out = side ? gbq : gb;
+        for (i32 ii = i; ii < n_in; ii++) {
+          const f32 *wi = w + ii * n_out;
+          f32 d = 0;
+          for (i32 j = 0; j < n_out; j++) d += gg[j] * wi[j];
+          i32 at = rr * n_in + ii;
+          if (mask) d *= mask[at];
+          if (relu && !(h[at] > 0)) d = 0;
+          out[ii] = d;
+        }
       }
     }
   }
