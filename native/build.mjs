@@ -25,7 +25,20 @@ const WASM_LD = process.env.WASM_LD ?? "wasm-ld-16";
 // 1 GiB at most: the shared memory's declared maximum (address space, not memory in use).
 const MAX_MEMORY = 1 << 30;
 
-const COMMON = ["--target=wasm32", "-nostdlib", "-ffreestanding", "-O3", "-msimd128"];
+// -O2 without clang's own loop unrolling and unswitching: the kernel unrolls its tiles by hand,
+// and the copies clang added (one per relu/mask combination, loops unrolled twice) made V8's
+// optimizing compile of the module take about twice as long (~100 ms against ~50 ms of CPU
+// here), time the first steps of every process spend in V8's baseline code, for no speed.
+const COMMON = [
+  "--target=wasm32",
+  "-nostdlib",
+  "-ffreestanding",
+  "-O2",
+  "-fno-unroll-loops",
+  "-mllvm",
+  "-unswitch-threshold=0",
+  "-msimd128",
+];
 // Shared memory needs the atomics and bulk-memory features even though the kernel uses neither.
 const THREADS = ["-matomics", "-mbulk-memory"];
 const VARIANTS = {

@@ -47,6 +47,8 @@ enum {
   PLAN_NLL = 10,       /* f64 per row: its NLL (evaluation) */
   PLAN_PRED = 11,      /* int32 per row: argmax (evaluation) */
   PLAN_LOSS = 12,      /* f64 per row: NLL in training (for the logged loss) */
+  PLAN_SCRATCH = 13,   /* int32 scratch of each thread t, at PLAN_SCRATCH + t * PLAN_SCRATCH_STRIDE */
+  PLAN_SCRATCH_STRIDE = 14, /* bytes; at least 4 * max(rows, widest layer input) */
   PLAN_LAYER = 16,
   LAYER_WORDS = 10,
   /* per layer */
@@ -117,103 +119,114 @@ static inline v128_t finish4(v128_t v, v128_t bias, i32 relu, const f32 *mask, i
   return v;
 }
 
-/* out[r][j] = act(sum_k in[r][k] * w[k][j] + b[j]) * mask[r][j] for rows r0..r1. Blocks of 4
- * rows x 8 columns keep 8 accumulators in registers; tails go 1 row / 4 columns / 1 column. */
-static void dense_forward(const f32 *in, i32 n_in, const f32 *w, const f32 *b, f32 *out,
-                          i32 n_out, i32 relu, const f32 *mask, i32 r0, i32 r1) {
-  i32 r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    const f32 *a0 = in + r * n_in, *a1 = a0 + n_in, *a2 = a1 + n_in, *a3 = a2 + n_in;
-    i32 j = 0;
-    for (; j + 8 <= n_out; j += 8) {
-      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
-      v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      const f32 *wk = w + j;
-      for (i32 k = 0; k < n_in; k++, wk += n_out) {
-        v128_t w0 = wasm_v128_load(wk), w1 = wasm_v128_load(wk + 4);
-        v128_t x0 = wasm_f32x4_splat(a0[k]), x1 = wasm_f32x4_splat(a1[k]);
-        v128_t x2 = wasm_f32x4_splat(a2[k]), x3 = wasm_f32x4_splat(a3[k]);
-        c00 = MADD(x0, w0, c00); c01 = MADD(x0, w1, c01);
-        c10 = MADD(x1, w0, c10); c11 = MADD(x1, w1, c11);
-        c20 = MADD(x2, w0, c20); c21 = MADD(x2, w1, c21);
-        c30 = MADD(x3, w0, c30); c31 = MADD(x3, w1, c31);
-      }
-      v128_t b0 = wasm_v128_load(b + j), b1 = wasm_v128_load(b + j + 4);
-      f32 *o = out + r * n_out + j;
-      i32 at = r * n_out + j;
-      wasm_v128_store(o, finish4(c00, b0, relu, mask, at));
-      wasm_v128_store(o + 4, finish4(c01, b1, relu, mask, at + 4));
-      wasm_v128_store(o + n_out, finish4(c10, b0, relu, mask, at + n_out));
-      wasm_v128_store(o + n_out + 4, finish4(c11, b1, relu, mask, at + n_out + 4));
-      wasm_v128_store(o + 2 * n_out, finish4(c20, b0, relu, mask, at + 2 * n_out));
-      wasm_v128_store(o + 2 * n_out + 4, finish4(c21, b1, relu, mask, at + 2 * n_out + 4));
-      wasm_v128_store(o + 3 * n_out, finish4(c30, b0, relu, mask, at + 3 * n_out));
-      wasm_v128_store(o + 3 * n_out + 4, finish4(c31, b1, relu, mask, at + 3 * n_out + 4));
-    }
-    for (; j + 4 <= n_out; j += 4) {
-      v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
-      const f32 *wk = w + j;
-      for (i32 k = 0; k < n_in; k++, wk += n_out) {
-        v128_t w0 = wasm_v128_load(wk);
-        c0 = MADD(wasm_f32x4_splat(a0[k]), w0, c0);
-        c1 = MADD(wasm_f32x4_splat(a1[k]), w0, c1);
-        c2 = MADD(wasm_f32x4_splat(a2[k]), w0, c2);
-        c3 = MADD(wasm_f32x4_splat(a3[k]), w0, c3);
-      }
-      v128_t b0 = wasm_v128_load(b + j);
-      i32 at = r * n_out + j;
-      wasm_v128_store(out + at, finish4(c0, b0, relu, mask, at));
-      wasm_v128_store(out + at + n_out, finish4(c1, b0, relu, mask, at + n_out));
-      wasm_v128_store(out + at + 2 * n_out, finish4(c2, b0, relu, mask, at + 2 * n_out));
-      wasm_v128_store(out + at + 3 * n_out, finish4(c3, b0, relu, mask, at + 3 * n_out));
-    }
-    for (; j < n_out; j++) {
-      f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (i32 k = 0; k < n_in; k++) {
-        f32 wv = w[k * n_out + j];
-        s0 += a0[k] * wv; s1 += a1[k] * wv; s2 += a2[k] * wv; s3 += a3[k] * wv;
-      }
-      i32 at = r * n_out + j;
-      out[at] = finish1(s0, b[j], relu, mask, at);
-      out[at + n_out] = finish1(s1, b[j], relu, mask, at + n_out);
-      out[at + 2 * n_out] = finish1(s2, b[j], relu, mask, at + 2 * n_out);
-      out[at + 3 * n_out] = finish1(s3, b[j], relu, mask, at + 3 * n_out);
+/* out[r][j..j+16) (to j+W*4) of rows ra and rb (rb may equal ra: one row) over the listed k
+ * (no list: all n of them, in order). Each output's sum runs over k in increasing order, so
+ * skipping the k where both rows' inputs are zero leaves it unchanged. */
+#define FWD_TILE(NAME, V)                                                                        \
+  static inline __attribute__((always_inline)) void NAME(                                        \
+      const f32 *a0, const f32 *a1, const f32 *w, i32 n_out, const i32 *list, i32 n, v128_t *c) { \
+    _Pragma("clang loop unroll(full)") for (i32 v = 0; v < 2 * V; v++) c[v] = wasm_f32x4_splat(0); \
+    for (i32 q = 0; q < n; q++) {                                                                \
+      i32 k = list ? list[q] : q;                                                                \
+      const f32 *wk = w + k * n_out;                                                             \
+      v128_t x0 = wasm_f32x4_splat(a0[k]), x1 = wasm_f32x4_splat(a1[k]);                        \
+      _Pragma("clang loop unroll(full)") for (i32 v = 0; v < V; v++) {                           \
+        v128_t wv = wasm_v128_load(wk + 4 * v);                                                  \
+        c[v] = MADD(x0, wv, c[v]);                                                               \
+        c[V + v] = MADD(x1, wv, c[V + v]);                                                       \
+      }                                                                                          \
+    }                                                                                            \
+  }
+FWD_TILE(fwd_tile16, 4)
+FWD_TILE(fwd_tile4, 1)
+
+/* Rows r and rb (rb may equal r) of dense_forward over the listed k (no list: all n). Inlined
+ * at two call sites, so the listless one compiles to a plain loop over k (the list's indexing
+ * costs ~14% where nothing is skipped). */
+static inline __attribute__((always_inline)) void forward_pair(
+    const f32 *a0, const f32 *a1, const f32 *w, const f32 *b, f32 *out, i32 n_out, i32 relu,
+    const f32 *mask, i32 r, i32 rb, const i32 *use, i32 n) {
+  v128_t c[8];
+  i32 j = 0;
+  for (; j + 16 <= n_out; j += 16) {
+    fwd_tile16(a0, a1, w + j, n_out, use, n, c);
+#pragma clang loop unroll(full)
+    for (i32 v = 0; v < 4; v++) {
+      v128_t bias = wasm_v128_load(b + j + 4 * v);
+      i32 at0 = r * n_out + j + 4 * v, at1 = rb * n_out + j + 4 * v;
+      wasm_v128_store(out + at1, finish4(c[4 + v], bias, relu, mask, at1));
+      wasm_v128_store(out + at0, finish4(c[v], bias, relu, mask, at0));
     }
   }
-  for (; r < r1; r++) {
-    const f32 *a0 = in + r * n_in;
-    i32 j = 0;
-    for (; j + 8 <= n_out; j += 8) {
-      v128_t c0 = wasm_f32x4_splat(0), c1 = c0;
-      const f32 *wk = w + j;
-      for (i32 k = 0; k < n_in; k++, wk += n_out) {
-        v128_t x0 = wasm_f32x4_splat(a0[k]);
-        c0 = MADD(x0, wasm_v128_load(wk), c0);
-        c1 = MADD(x0, wasm_v128_load(wk + 4), c1);
+  for (; j + 4 <= n_out; j += 4) {
+    fwd_tile4(a0, a1, w + j, n_out, use, n, c);
+    v128_t bias = wasm_v128_load(b + j);
+    i32 at0 = r * n_out + j, at1 = rb * n_out + j;
+    wasm_v128_store(out + at1, finish4(c[1], bias, relu, mask, at1));
+    wasm_v128_store(out + at0, finish4(c[0], bias, relu, mask, at0));
+  }
+  for (; j < n_out; j++) {
+    f32 s0 = 0, s1 = 0;
+    for (i32 q = 0; q < n; q++) {
+      i32 kk = use ? use[q] : q;
+      f32 wv = w[kk * n_out + j];
+      s0 += a0[kk] * wv;
+      s1 += a1[kk] * wv;
+    }
+    i32 at0 = r * n_out + j, at1 = rb * n_out + j;
+    out[at1] = finish1(s1, b[j], relu, mask, at1);
+    out[at0] = finish1(s0, b[j], relu, mask, at0);
+  }
+}
+
+/* out[r][j] = act(sum_k in[r][k] * w[k][j] + b[j]) * mask[r][j] for rows r0..r1, two rows at a
+ * time: blocks of 2 rows x 16 columns keep 8 accumulators in registers (4 weight loads and 2
+ * broadcasts per 8 multiply-adds; V8 gives wasm 15 vector registers), tails go 4 columns / 1
+ * column, and an odd last row runs the same code with both rows the same. The k where both
+ * rows' inputs are zero add nothing and are skipped: `list` (scratch for n_in ints) lists the
+ * others, and a pair without such a k takes the plain loop. The images this library trains on
+ * have zero backgrounds (a third of Fashion-MNIST's pixel pairs), and ReLU and dropout zero
+ * much of the hidden layers' inputs. */
+/* Lanes where a0[0..3] or a1[0..3] is not zero (a float OR'ed with another is +-0 only when both are). */
+static inline v128_t nonzero2(const f32 *a0, const f32 *a1) {
+  return wasm_f32x4_ne(wasm_v128_or(wasm_v128_load(a0), wasm_v128_load(a1)), wasm_f32x4_splat(0));
+}
+
+static void dense_forward(const f32 *in, i32 n_in, const f32 *w, const f32 *b, f32 *out,
+                          i32 n_out, i32 relu, const f32 *mask, i32 r0, i32 r1, i32 *list) {
+  for (i32 r = r0; r < r1; r += 2) {
+    i32 rb = r + 1 < r1 ? r + 1 : r;
+    const f32 *a0 = in + r * n_in, *a1 = in + rb * n_in;
+    /* Count first (cheap), list only where there is something to skip. */
+    i32 n = 0, k = 0;
+    for (; k + 4 <= n_in; k += 4)
+      n += __builtin_popcount(wasm_i32x4_bitmask(nonzero2(a0 + k, a1 + k)));
+    for (; k < n_in; k++) n += (a0[k] != 0) | (a1[k] != 0);
+    const i32 *use = 0;
+    if (n < n_in) {
+      n = 0;
+      for (k = 0; k + 4 <= n_in; k += 4) {
+        i32 bits = wasm_i32x4_bitmask(nonzero2(a0 + k, a1 + k));
+        list[n] = k; n += bits & 1;
+        list[n] = k + 1; n += (bits >> 1) & 1;
+        list[n] = k + 2; n += (bits >> 2) & 1;
+        list[n] = k + 3; n += (bits >> 3) & 1;
       }
-      i32 at = r * n_out + j;
-      wasm_v128_store(out + at, finish4(c0, wasm_v128_load(b + j), relu, mask, at));
-      wasm_v128_store(out + at + 4, finish4(c1, wasm_v128_load(b + j + 4), relu, mask, at + 4));
+      for (; k < n_in; k++) {
+        list[n] = k;
+        n += (a0[k] != 0) | (a1[k] != 0);
+      }
+      use = list;
     }
-    for (; j + 4 <= n_out; j += 4) {
-      v128_t c0 = wasm_f32x4_splat(0);
-      const f32 *wk = w + j;
-      for (i32 k = 0; k < n_in; k++, wk += n_out) c0 = MADD(wasm_f32x4_splat(a0[k]), wasm_v128_load(wk), c0);
-      i32 at = r * n_out + j;
-      wasm_v128_store(out + at, finish4(c0, wasm_v128_load(b + j), relu, mask, at));
-    }
-    for (; j < n_out; j++) {
-      f32 s = 0;
-      for (i32 k = 0; k < n_in; k++) s += a0[k] * w[k * n_out + j];
-      i32 at = r * n_out + j;
-      out[at] = finish1(s, b[j], relu, mask, at);
-    }
+    if (use) forward_pair(a0, a1, w, b, out, n_out, relu, mask, r, rb, use, n);
+    else forward_pair(a0, a1, w, b, out, n_out, relu, mask, r, rb, 0, n_in);
   }
 }
 
 /* Forward pass over rows r0..r1 of the plan's batch: the last layer's H holds the logits. */
-__attribute__((export_name("forward_rows"))) void forward_rows(const i32 *plan, i32 r0, i32 r1) {
+__attribute__((export_name("forward_rows"))) void forward_rows(const i32 *plan, i32 r0, i32 r1, i32 t) {
   convert_input(plan, r0, r1);
+  i32 *list = PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
   i32 L = P(plan, PLAN_LAYERS);
   i32 train = P(plan, PLAN_TRAIN);
   const f32 *in = PTR(const f32, P(plan, PLAN_X));
@@ -223,7 +236,7 @@ __attribute__((export_name("forward_rows"))) void forward_rows(const i32 *plan, 
     const f32 *mask = train && !last ? PTR(const f32, ly[L_MASK]) : 0;
     f32 *out = PTR(f32, ly[L_H]);
     dense_forward(in, ly[L_IN], PTR(const f32, ly[L_W]), PTR(const f32, ly[L_B]), out, ly[L_OUT],
-                  !last && ly[L_ACT] == 1, mask, r0, r1);
+                  !last && ly[L_ACT] == 1, mask, r0, r1, list);
     in = out;
   }
 }
@@ -235,6 +248,13 @@ static f64 log_softmax_row(f32 *z, i32 n) {
   f64 s = 0;
   for (i32 c = 0; c < n; c++) s += js_exp((f64)(z[c] - m));
   return (f64)m + js_log(s);
+}
+
+/* The lane sums of four accumulators as one vector (lane k: the sum of a_k's lanes). */
+static inline v128_t reduce4x4(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
+  v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+  v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+  return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
 }
 
 /* Training: loss per row and the output gradient (softmax - onehot) * lr / rows, then the
@@ -264,118 +284,158 @@ __attribute__((export_name("backward_rows"))) void backward_rows(const i32 *plan
     const f32 *h = PTR(const f32, below[L_H]);
     const f32 *mask = P(plan, PLAN_TRAIN) ? PTR(const f32, below[L_MASK]) : 0;
     i32 relu = below[L_ACT] == 1;
-    for (i32 r = r0; r < r1; r++) {
-      const f32 *g = PTR(const f32, ly[L_G]) + r * n_out;
-      f32 *gb = PTR(f32, below[L_G]) + r * n_in;
+    /* Two rows at a time share each weight load (6 loads per 8 multiply-adds, against 5 per 4
+     * one row at a time); an odd last row runs with both rows the same. Each row's sums are
+     * accumulated and reduced exactly as one row alone would be. */
+    for (i32 r = r0; r < r1; r += 2) {
+      i32 rb = r + 1 < r1 ? r + 1 : r;
+      const f32 *g = PTR(const f32, ly[L_G]) + r * n_out, *gq = PTR(const f32, ly[L_G]) + rb * n_out;
+      f32 *gb = PTR(f32, below[L_G]) + r * n_in, *gbq = PTR(f32, below[L_G]) + rb * n_in;
       i32 i = 0;
-      /* Four weight rows at a time: four dot products over j, reduced into one vector. */
+      /* Four weight rows at a time: four dot products over j per row, reduced into one vector. */
       for (; i + 4 <= n_in; i += 4) {
         const f32 *w0 = w + i * n_out, *w1 = w0 + n_out, *w2 = w1 + n_out, *w3 = w2 + n_out;
         v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+        v128_t b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         i32 j = 0;
         for (; j + 4 <= n_out; j += 4) {
-          v128_t gj = wasm_v128_load(g + j);
-          a0 = MADD(gj, wasm_v128_load(w0 + j), a0);
-          a1 = MADD(gj, wasm_v128_load(w1 + j), a1);
-          a2 = MADD(gj, wasm_v128_load(w2 + j), a2);
-          a3 = MADD(gj, wasm_v128_load(w3 + j), a3);
+          v128_t gj = wasm_v128_load(g + j), qj = wasm_v128_load(gq + j);
+          v128_t v0 = wasm_v128_load(w0 + j), v1 = wasm_v128_load(w1 + j);
+          v128_t v2 = wasm_v128_load(w2 + j), v3 = wasm_v128_load(w3 + j);
+          a0 = MADD(gj, v0, a0); b0 = MADD(qj, v0, b0);
+          a1 = MADD(gj, v1, a1); b1 = MADD(qj, v1, b1);
+          a2 = MADD(gj, v2, a2); b2 = MADD(qj, v2, b2);
+          a3 = MADD(gj, v3, a3); b3 = MADD(qj, v3, b3);
         }
-        v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5),
-                                    wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
-        v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5),
-                                    wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
-        v128_t d = wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5),
-                                  wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+        v128_t d = reduce4x4(a0, a1, a2, a3), e = reduce4x4(b0, b1, b2, b3);
         if (j < n_out) {
-          f32 t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+          f32 t0 = 0, t1 = 0, t2 = 0, t3 = 0, u0 = 0, u1 = 0, u2 = 0, u3 = 0;
           for (; j < n_out; j++) {
             t0 += g[j] * w0[j]; t1 += g[j] * w1[j]; t2 += g[j] * w2[j]; t3 += g[j] * w3[j];
+            u0 += gq[j] * w0[j]; u1 += gq[j] * w1[j]; u2 += gq[j] * w2[j]; u3 += gq[j] * w3[j];
           }
           d = wasm_f32x4_add(d, wasm_f32x4_make(t0, t1, t2, t3));
+          e = wasm_f32x4_add(e, wasm_f32x4_make(u0, u1, u2, u3));
         }
-        i32 at = r * n_in + i;
-        if (mask) d = wasm_f32x4_mul(d, wasm_v128_load(mask + at));
+        i32 at = r * n_in + i, bt = rb * n_in + i;
+        if (mask) {
+          d = wasm_f32x4_mul(d, wasm_v128_load(mask + at));
+          e = wasm_f32x4_mul(e, wasm_v128_load(mask + bt));
+        }
         /* h = relu(a) * mask: where the mask is 0, d already is. */
-        if (relu) d = wasm_v128_and(d, wasm_f32x4_gt(wasm_v128_load(h + at), wasm_f32x4_splat(0)));
+        if (relu) {
+          d = wasm_v128_and(d, wasm_f32x4_gt(wasm_v128_load(h + at), wasm_f32x4_splat(0)));
+          e = wasm_v128_and(e, wasm_f32x4_gt(wasm_v128_load(h + bt), wasm_f32x4_splat(0)));
+        }
+        wasm_v128_store(gbq + i, e);
         wasm_v128_store(gb + i, d);
       }
-      for (; i < n_in; i++) {
-        const f32 *wi = w + i * n_out;
-        f32 d = 0;
-        for (i32 j = 0; j < n_out; j++) d += g[j] * wi[j];
-        i32 at = r * n_in + i;
-        if (mask) d *= mask[at];
-        if (relu && !(h[at] > 0)) d = 0;
-        gb[i] = d;
+      for (i32 side = 0; side < 2; side++) {
+        i32 rr = side ? rb : r;
+        const f32 *gg = side ? gq : g;
+        f32 *out = side ? gbq : gb;
+        for (i32 ii = i; ii < n_in; ii++) {
+          const f32 *wi = w + ii * n_out;
+          f32 d = 0;
+          for (i32 j = 0; j < n_out; j++) d += gg[j] * wi[j];
+          i32 at = rr * n_in + ii;
+          if (mask) d *= mask[at];
+          if (relu && !(h[at] > 0)) d = 0;
+          out[ii] = d;
+        }
       }
     }
   }
 }
 
-/* W[i][:] -= sum_r a[r][i] * g[r][:] for weight rows i0..i1 (a: rows x n_in, g: rows x n_out). */
+/* W[i..i+3][:] -= sum over the listed rows r of a[r][i..i+3] * g[r][:]: blocks of 4 weight rows
+ * x 8 columns keep 8 accumulators in registers; tails go 4 columns / 1 column. The rows are
+ * listed in increasing order (no list: all n rows); rows left out have a[r][i..i+3] all zero,
+ * so every weight's sum is the one over all rows, in the same order. */
+static inline __attribute__((always_inline)) void update_block4(f32 *w, i32 n_out, const f32 *a,
+                                                                i32 n_in, const f32 *g,
+                                                                const i32 *list, i32 n, i32 i) {
+  i32 j = 0;
+  for (; j + 8 <= n_out; j += 8) {
+    v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
+    v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (i32 q = 0; q < n; q++) {
+      i32 r = list ? list[q] : q;
+      const f32 *gr = g + r * n_out + j;
+      const f32 *ar = a + r * n_in + i;
+      v128_t g0 = wasm_v128_load(gr), g1 = wasm_v128_load(gr + 4);
+      v128_t x0 = wasm_f32x4_splat(ar[0]), x1 = wasm_f32x4_splat(ar[1]);
+      v128_t x2 = wasm_f32x4_splat(ar[2]), x3 = wasm_f32x4_splat(ar[3]);
+      c00 = MADD(x0, g0, c00); c01 = MADD(x0, g1, c01);
+      c10 = MADD(x1, g0, c10); c11 = MADD(x1, g1, c11);
+      c20 = MADD(x2, g0, c20); c21 = MADD(x2, g1, c21);
+      c30 = MADD(x3, g0, c30); c31 = MADD(x3, g1, c31);
+    }
+    f32 *o = w + i * n_out + j;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c00));
+    wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c01));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c10));
+    wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c11));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c20));
+    wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c21));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c30));
+    wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c31));
+  }
+  for (; j + 4 <= n_out; j += 4) {
+    v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
+    for (i32 q = 0; q < n; q++) {
+      i32 r = list ? list[q] : q;
+      v128_t g0 = wasm_v128_load(g + r * n_out + j);
+      const f32 *ar = a + r * n_in + i;
+      c0 = MADD(wasm_f32x4_splat(ar[0]), g0, c0);
+      c1 = MADD(wasm_f32x4_splat(ar[1]), g0, c1);
+      c2 = MADD(wasm_f32x4_splat(ar[2]), g0, c2);
+      c3 = MADD(wasm_f32x4_splat(ar[3]), g0, c3);
+    }
+    f32 *o = w + i * n_out + j;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c0));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c1));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c2));
+    o += n_out;
+    wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c3));
+  }
+  for (; j < n_out; j++) {
+    f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (i32 q = 0; q < n; q++) {
+      i32 r = list ? list[q] : q;
+      f32 gv = g[r * n_out + j];
+      const f32 *ar = a + r * n_in + i;
+      s0 += ar[0] * gv; s1 += ar[1] * gv; s2 += ar[2] * gv; s3 += ar[3] * gv;
+    }
+    w[i * n_out + j] -= s0;
+    w[(i + 1) * n_out + j] -= s1;
+    w[(i + 2) * n_out + j] -= s2;
+    w[(i + 3) * n_out + j] -= s3;
+  }
+}
+
+/* W[i][:] -= sum_r a[r][i] * g[r][:] for weight rows i0..i1 (a: rows x n_in, g: rows x n_out).
+ * Rows whose four inputs a[r][i..i+3] are all zero add nothing to that block and are skipped
+ * (exact for finite weights: 0 * g adds a zero); `list` is scratch for rows ints. The images
+ * this library trains on have large zero backgrounds (about 38% of Fashion-MNIST's 4-pixel
+ * blocks, more in MNIST), and ReLU and dropout zero much of the hidden layers' inputs. */
 static void dense_update(f32 *w, i32 n_out, const f32 *a, i32 n_in, const f32 *g, i32 rows,
-                         i32 i0, i32 i1) {
+                         i32 i0, i32 i1, i32 *list) {
   i32 i = i0;
   for (; i + 4 <= i1; i += 4) {
-    i32 j = 0;
-    for (; j + 8 <= n_out; j += 8) {
-      v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00;
-      v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      for (i32 r = 0; r < rows; r++) {
-        const f32 *gr = g + r * n_out + j;
-        const f32 *ar = a + r * n_in + i;
-        v128_t g0 = wasm_v128_load(gr), g1 = wasm_v128_load(gr + 4);
-        v128_t x0 = wasm_f32x4_splat(ar[0]), x1 = wasm_f32x4_splat(ar[1]);
-        v128_t x2 = wasm_f32x4_splat(ar[2]), x3 = wasm_f32x4_splat(ar[3]);
-        c00 = MADD(x0, g0, c00); c01 = MADD(x0, g1, c01);
-        c10 = MADD(x1, g0, c10); c11 = MADD(x1, g1, c11);
-        c20 = MADD(x2, g0, c20); c21 = MADD(x2, g1, c21);
-        c30 = MADD(x3, g0, c30); c31 = MADD(x3, g1, c31);
-      }
-      f32 *o = w + i * n_out + j;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c00));
-      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c01));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c10));
-      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c11));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c20));
-      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c21));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c30));
-      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), c31));
+    i32 n = 0;
+    for (i32 r = 0; r < rows; r++) {
+      list[n] = r;
+      n += wasm_v128_any_true(wasm_v128_load(a + r * n_in + i));
     }
-    for (; j + 4 <= n_out; j += 4) {
-      v128_t c0 = wasm_f32x4_splat(0), c1 = c0, c2 = c0, c3 = c0;
-      for (i32 r = 0; r < rows; r++) {
-        v128_t g0 = wasm_v128_load(g + r * n_out + j);
-        const f32 *ar = a + r * n_in + i;
-        c0 = MADD(wasm_f32x4_splat(ar[0]), g0, c0);
-        c1 = MADD(wasm_f32x4_splat(ar[1]), g0, c1);
-        c2 = MADD(wasm_f32x4_splat(ar[2]), g0, c2);
-        c3 = MADD(wasm_f32x4_splat(ar[3]), g0, c3);
-      }
-      f32 *o = w + i * n_out + j;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c0));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c1));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c2));
-      o += n_out;
-      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), c3));
-    }
-    for (; j < n_out; j++) {
-      f32 s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (i32 r = 0; r < rows; r++) {
-        f32 gv = g[r * n_out + j];
-        const f32 *ar = a + r * n_in + i;
-        s0 += ar[0] * gv; s1 += ar[1] * gv; s2 += ar[2] * gv; s3 += ar[3] * gv;
-      }
-      w[i * n_out + j] -= s0;
-      w[(i + 1) * n_out + j] -= s1;
-      w[(i + 2) * n_out + j] -= s2;
-      w[(i + 3) * n_out + j] -= s3;
-    }
+    /* Without a zero block, the plain loop: the list costs ~15% where it skips nothing. */
+    if (n == rows) update_block4(w, n_out, a, n_in, g, 0, rows, i);
+    else if (n) update_block4(w, n_out, a, n_in, g, list, n, i);
   }
   for (; i < i1; i++) {
     i32 j = 0;
@@ -408,7 +468,8 @@ __attribute__((export_name("update_share"))) void update_share(const i32 *plan, 
     i32 blocks = (n_in + 3) / 4;
     i32 i0 = (blocks * t / T) * 4, i1 = (blocks * (t + 1) / T) * 4;
     if (i1 > n_in) i1 = n_in;
-    if (i0 < i1) dense_update(PTR(f32, ly[L_W]), n_out, a, n_in, g, rows, i0, i1);
+    i32 *list = PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
+    if (i0 < i1) dense_update(PTR(f32, ly[L_W]), n_out, a, n_in, g, rows, i0, i1, list);
     if (l % T == t) {
       f32 *b = PTR(f32, ly[L_B]);
       for (i32 j = 0; j < n_out; j++) {

@@ -33,7 +33,7 @@ const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssem
 
 /** The kernel's exports; every pointer is a byte offset into the shared memory. */
 interface KernelExports {
-  forward_rows(plan: number, r0: number, r1: number): void;
+  forward_rows(plan: number, r0: number, r1: number, thread: number): void;
   backward_rows(plan: number, r0: number, r1: number): void;
   update_share(plan: number, t: number, threads: number): void;
   evaluate_rows(plan: number, r0: number, r1: number): void;
@@ -54,6 +54,8 @@ const PLAN_TRAIN = 9;
 const PLAN_NLL = 10;
 const PLAN_PRED = 11;
 const PLAN_LOSS = 12;
+const PLAN_SCRATCH = 13;
+const PLAN_SCRATCH_STRIDE = 14;
 const PLAN_LAYER = 16;
 const LAYER_WORDS = 10;
 const L_IN = 0;
@@ -130,7 +132,7 @@ for (;;) {
     if (index < threads) {
       const r0 = Math.floor((rows * index) / threads);
       const r1 = Math.floor((rows * (index + 1)) / threads);
-      k.forward_rows(plan, r0, r1);
+      k.forward_rows(plan, r0, r1, index);
       if (cmd === ${CMD_TRAIN}) {
         k.backward_rows(plan, r0, r1);
         arrived = true;
@@ -314,7 +316,7 @@ class Engine {
     const r1 = Math.floor(rows / used);
     // One thread: run here and leave the workers asleep (they wait for the next job's number).
     if (used === 1) {
-      k.forward_rows(plan, 0, rows);
+      k.forward_rows(plan, 0, rows, 0);
       if (cmd === CMD_TRAIN) {
         k.backward_rows(plan, 0, rows);
         k.update_share(plan, 0, 1);
@@ -335,7 +337,7 @@ class Engine {
     this.seq = (this.seq + 1) | 0;
     Atomics.store(ctrl, C_SEQ, this.seq);
     Atomics.notify(ctrl, C_SEQ);
-    k.forward_rows(plan, 0, r1);
+    k.forward_rows(plan, 0, r1, 0);
     if (cmd === CMD_TRAIN) {
       k.backward_rows(plan, 0, r1);
       Atomics.add(ctrl, C_BARRIER, 1);
@@ -445,7 +447,24 @@ export class FastNet {
   private readonly pred: number;
   private readonly loss: number;
   private readonly bits: number;
+  private readonly scratch: number;
   private readonly chooser: ThreadChooser;
+  /**
+   * Views made once (a typed array on a SharedArrayBuffer costs about a microsecond to create,
+   * and a step made a dozen): the plan, the batch's inputs, labels and losses, each hidden
+   * layer's mask and the mask bits, all maxRows long. The memory never detaches, so they stay
+   * valid when a later net grows it.
+   */
+  private readonly views: {
+    readonly planI: Int32Array;
+    readonly planF: Float32Array;
+    readonly xu8: Uint8Array;
+    readonly x: Float32Array;
+    readonly labels: Int32Array;
+    readonly loss: Float64Array;
+    readonly masks: Float32Array[];
+    readonly bits: Uint32Array;
+  };
 
   constructor(
     readonly spec: FastNetSpec,
@@ -475,6 +494,9 @@ export class FastNet {
     this.loss = take(maxRows * 8);
     const widest = Math.max(...spec.sizes.slice(1));
     this.bits = take(Math.ceil((maxRows * widest) / 32) * 4);
+    // Each thread's int32 scratch (the kernel's lists of rows and of inputs to skip).
+    const scratchStride = Math.ceil((Math.max(maxRows, ...spec.sizes.slice(0, -1)) * 4) / 16) * 16;
+    this.scratch = take(this.threads * scratchStride);
     for (let l = 0; l < L; l++) {
       const n = spec.sizes[l]!;
       const m = spec.sizes[l + 1]!;
@@ -491,6 +513,16 @@ export class FastNet {
     engine.reserve(top);
     if (this.threads > 1) engine.ensureWorkers(this.threads);
     const planWords = this.i32(this.plan, PLAN_LAYER + L * LAYER_WORDS);
+    this.views = {
+      planI: planWords,
+      planF: this.f32(this.plan, PLAN_LAYER + L * LAYER_WORDS),
+      xu8: new Uint8Array(engine.memory.buffer, this.xu8, maxRows * inputs),
+      x: this.f32(this.x, maxRows * inputs),
+      labels: this.i32(this.labels, maxRows),
+      loss: this.f64(this.loss, maxRows),
+      masks: this.layers.map((p) => this.f32(p.mask, maxRows * p.outputs)),
+      bits: new Uint32Array(engine.memory.buffer, this.bits, Math.ceil((maxRows * widest) / 32)),
+    };
     planWords.fill(0);
     planWords[PLAN_LAYERS] = L;
     planWords[PLAN_XU8] = this.xu8;
@@ -499,6 +531,8 @@ export class FastNet {
     planWords[PLAN_NLL] = this.nll;
     planWords[PLAN_PRED] = this.pred;
     planWords[PLAN_LOSS] = this.loss;
+    planWords[PLAN_SCRATCH] = this.scratch;
+    planWords[PLAN_SCRATCH_STRIDE] = scratchStride;
     this.layers.forEach((p, l) => {
       const at = PLAN_LAYER + l * LAYER_WORDS;
       planWords[at + L_IN] = p.inputs;
@@ -515,7 +549,15 @@ export class FastNet {
 
   /** The whole plan, int32 words. */
   private planWords(): Int32Array {
-    return this.i32(this.plan, PLAN_LAYER + this.layers.length * LAYER_WORDS);
+    return this.views.planI;
+  }
+
+  /** The first `length` entries of a maxRows-long view (the view itself for a full batch). */
+  private static head<T extends Float32Array | Int32Array | Uint8Array | Float64Array>(
+    view: T,
+    length: number,
+  ): T {
+    return (length === view.length ? view : view.subarray(0, length)) as T;
   }
 
   private f32(offset: number, length: number): Float32Array {
@@ -537,7 +579,7 @@ export class FastNet {
    */
   fillHalfMask(target: Float32Array, nextUint32: () => number): void {
     const words = Math.ceil(target.length / 32);
-    const bits = new Uint32Array(this.engine.memory.buffer, this.bits, words);
+    const bits = this.views.bits;
     for (let d = 0; d < words; d++) bits[d] = nextUint32();
     this.engine.kernel.expand_bits(this.bits, target.byteOffset, target.length, 2);
   }
@@ -579,13 +621,11 @@ export class FastNet {
   ): number {
     const rows = end - start;
     const n = input.features;
-    const plan = this.planWords();
-    const planF = this.f32(this.plan, PLAN_LAYER + this.layers.length * LAYER_WORDS);
+    const plan = this.views.planI;
+    const planF = this.views.planF;
     const { pixels } = input;
     const u8 = pixels instanceof Uint8Array;
-    const target = u8
-      ? new Uint8Array(this.engine.memory.buffer, this.xu8, rows * n)
-      : this.f32(this.x, rows * n);
+    const target = u8 ? this.views.xu8 : this.views.x;
     if (order === undefined) {
       target.set(pixels.subarray(start * n, end * n));
     } else {
@@ -595,7 +635,7 @@ export class FastNet {
       }
     }
     if (labels !== undefined) {
-      const y = this.i32(this.labels, rows);
+      const y = this.views.labels;
       if (order === undefined) y.set(labels.subarray(start, end));
       else for (let r = 0; r < rows; r++) y[r] = labels[order[start + r]!]!;
     }
@@ -629,12 +669,12 @@ export class FastNet {
     order?: Int32Array,
   ): number | undefined {
     const rows = this.load(input, labels, start, end, order);
-    const plan = this.planWords();
+    const plan = this.views.planI;
     let anyMask = false;
     this.layers.forEach((p, l) => {
       let used = false;
       if (l < this.layers.length - 1) {
-        const target = this.f32(p.mask, rows * p.outputs);
+        const target = FastNet.head(this.views.masks[l]!, rows * p.outputs);
         if (typeof masks === "function") {
           used = masks(l, target);
         } else {
@@ -647,13 +687,13 @@ export class FastNet {
       anyMask ||= used;
     });
     plan[PLAN_TRAIN] = anyMask ? 1 : 0;
-    this.f32(this.plan, PLAN_LAYER + this.layers.length * LAYER_WORDS)[PLAN_GSCALE] = lr / rows;
+    this.views.planF[PLAN_GSCALE] = lr / rows;
     const threads = this.chooser.pick();
     const t0 = performance.now();
     this.engine.run(this.plan, CMD_TRAIN, rows, threads);
     this.chooser.record(threads, performance.now() - t0);
     if (!wantLoss) return undefined;
-    const loss = this.f64(this.loss, rows);
+    const loss = this.views.loss;
     let sum = 0;
     for (let r = 0; r < rows; r++) sum += loss[r]!;
     return sum / rows;
