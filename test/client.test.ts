@@ -5,10 +5,12 @@
  * rounds (a bad model, an entry point that exits 1, one that hangs past --task-timeout) with the
  * client still serving the next round -> shutdown in the middle of a task. In process: a package
  * whose model and data are kept between rounds (round 2 equal to a fresh run) with per-step
- * `SendModelMetric`s, and examples/mnist-keras from assignment to prediction. Every model the
- * client uploads is checked with numpy; every message against what FEDn v0.33.0's combiner reads.
+ * `SendModelMetric`s (the library's `inProcess: pkg`), and examples/mnist-keras through the bin's
+ * `client start --in-process` (its bundle imported into the client) for two rounds on one live
+ * model, then SIGTERM in the middle of an update. Every model the client uploads is checked with
+ * numpy; every message against what FEDn v0.33.0's combiner reads.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -551,8 +553,9 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
     }
   });
 
-  it("runs examples/mnist-keras: assignment, package, startup, train/validate/predict", async () => {
-    // The example as FEDn gets it: bundled, archived with its fedn.yaml, served by the controller.
+  it("runs examples/mnist-keras through `client start --in-process`: two rounds on one live model, per-step metrics, SIGTERM", async () => {
+    // The example as FEDn gets it: bundled, archived with its fedn.yaml, served by the controller;
+    // the bin imports the bundle into its own process (its main() hands the package over).
     const pkg = join(dir, "keras");
     await buildPackage({
       entry: join(repo, "examples", "mnist-keras", "entrypoint.ts"),
@@ -582,27 +585,61 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
       },
     ];
     const api = await controller.start();
-    const stop = new AbortController();
-    const log: string[] = [];
-    const running = startClient({
-      apiUrl: api,
-      token: TOKEN,
-      insecureToken: true,
-      attributes: { runtime: "node", site: "lab 1" },
-      name: "node1",
-      clientId: CLIENT_ID,
-      retryInterval: 0.05,
-      telemetryInterval: 0,
-      inProcess: mnistKeras,
-      signal: stop.signal,
-      env: { ...process.env, FEDN_DATA_PATH: join(dir, "data.npz") },
-      cwd: dir,
-      log: { write: (t: string) => log.push(t) },
+    const bin = join(repo, "dist", "bin", "cli.js");
+    // $ENTRYPOINT_OPTS in fedn.yaml's commands reaches the package as bash would expand it: its
+    // --data_path (100 samples) wins over FEDN_DATA_PATH (200, what startup checks).
+    await saveDataset(slice(await loadMnistPackage(), 100, 100), join(dir, "data-100.npz"));
+    const child = spawn(
+      "node",
+      [
+        bin,
+        "client",
+        "start",
+        "--api-url",
+        api,
+        "--token",
+        TOKEN,
+        "--insecure-token",
+        "--attributes",
+        "runtime=node,site=lab 1",
+        "--name",
+        "node1",
+        "--client-id",
+        CLIENT_ID,
+        "--retry-interval",
+        "0.05",
+        "--in-process",
+        "--verbose",
+      ],
+      {
+        cwd: dir,
+        env: {
+          ...process.env,
+          FEDN_DATA_PATH: join(dir, "data.npz"),
+          ENTRYPOINT_OPTS: `--data_path ${join(dir, "data-100.npz")}`,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let log = "";
+    let stdout = "";
+    child.stderr.on("data", (d: Buffer) => {
+      log += d.toString();
     });
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    const exited = new Promise<number | null>((ok) => child.on("close", (code) => ok(code)));
+    // The seed model, written here while the client starts.
+    const keras = join(dir, "keras-seed.npz");
+    const sink = { write: () => true };
+    const ctx = { stdout: sink, stderr: sink, env: process.env, cwd: dir };
+    const seeded = mnistKeras.run(["init_seed", keras, "--seed", "3"], ctx);
     try {
       await until("the task stream", () => combiner.subscribed(CLIENT_ID), 60_000);
       // startup ran from the bundle, as FEDn runs it, and checked this client's data.
-      expect(log.join("")).toContain("Done executing startup");
+      expect(log).toContain("Done executing startup");
+      expect(log).toContain("train, validate and predict in process (mnist-keras)");
       // fedn.AttributeMessage: sender 1, attributes 2 (AttributeElem: key 1, value 2), timestamp 3.
       const attributes = await combiner.waitFor("SendAttributeMessage");
       expectSender(attributes, true, TOKEN);
@@ -617,53 +654,104 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
         ["site", "lab 1"],
       ]);
       expect(wireFields(a.get(3)?.[0] as Buffer).get(1)?.[0]).toBeGreaterThan(1.7e9);
-      const keras = join(dir, "keras-seed.npz");
-      const sink = { write: () => true };
-      const ctx = { stdout: sink, stderr: sink, env: process.env, cwd: dir };
-      expect(await mnistKeras.run(["init_seed", keras, "--seed", "3"], ctx)).toBe(0);
+      expect(await seeded).toBe(0);
       combiner.models.set("k0", await readFile(keras));
-      combiner.send(CLIENT_ID, {
-        model_id: "k0",
-        type: 2,
-        data: JSON.stringify({ round_id: "1", client_settings: { batch_size: 50 } }),
-        session_id: "s",
-      });
-      const update = await combiner.waitFor("SendModelUpdate");
-      expectSender(update, true, TOKEN);
-      const meta = JSON.parse(wireString(wireFields(update.raw), 7) as string);
-      expect(meta.training_metadata).toMatchObject({ num_examples: 200, batch_size: 50 });
-      const metric = await combiner.waitFor("SendModelMetric");
-      expectSender(metric, true, TOKEN);
-      expect(metricRows(metric.raw)[0]).toMatchObject({
-        key: "train_loss",
-        model_id: "k0",
-        round_id: "1",
-        session_id: "s",
-      });
-      const id = wireString(wireFields(update.raw), 4) as string;
-      await writeFile(join(dir, "keras-update.npz"), combiner.models.get(id) as Buffer);
-      const shapes = python(
-        "z = np.load(sys.argv[1]); a = [z[str(i)] for i in range(len(z.files))]; print([a_.shape for a_ in a], all(x.dtype == np.float32 and np.isfinite(x).all() for x in a), any(not np.array_equal(x, y) for x, y in zip(a, (np.load(sys.argv[2])[str(i)] for i in range(6)))))",
-        [join(dir, "keras-update.npz"), keras],
+      const models = [keras];
+      let global = "k0";
+      for (const round of [1, 2]) {
+        const from = combiner.calls.length;
+        combiner.send(CLIENT_ID, {
+          model_id: global,
+          type: 2,
+          data: JSON.stringify({ round_id: String(round), client_settings: { batch_size: 25 } }),
+          session_id: "s",
+        });
+        const update = await combiner.waitFor("SendModelUpdate", () => true, from);
+        expectSender(update, true, TOKEN);
+        const meta = JSON.parse(wireString(wireFields(update.raw), 7) as string);
+        expect(meta.training_metadata).toMatchObject({ num_examples: 100, batch_size: 25 });
+        // 100 samples in batches of 25: the loss of steps 0 and 3, sent before the update.
+        const calls = combiner.calls.slice(from);
+        const metrics = calls.filter((c) => c.method === "SendModelMetric");
+        for (const call of metrics) expectSender(call, true, TOKEN);
+        const rows = metrics.flatMap((c) => metricRows(c.raw));
+        expect(rows.map((r) => [r.key, r.step, r.model_id, r.round_id, r.session_id])).toEqual([
+          ["train_loss", 0, global, String(round), "s"],
+          ["train_loss", 3, global, String(round), "s"],
+        ]);
+        for (const r of rows) {
+          expect(Number.isFinite(r.value) && r.value > 0).toBe(true);
+          expect(r.sender).toEqual({ name: "node1", role: 1, client_id: CLIENT_ID });
+        }
+        expect(calls.findLastIndex((c) => c.method === "SendModelMetric")).toBeLessThan(
+          calls.indexOf(update),
+        );
+        global = wireString(wireFields(update.raw), 4) as string;
+        const file = join(dir, `keras-update-${round}.npz`);
+        await writeFile(file, combiner.models.get(global) as Buffer);
+        models.push(file);
+        combiner.send(CLIENT_ID, { model_id: global, type: 4, session_id: "s" });
+        const validation = await combiner.waitFor("SendModelValidation", () => true, from);
+        expect(
+          Object.keys(JSON.parse(wireString(wireFields(validation.raw), 4) as string)).sort(),
+        ).toEqual(["test_accuracy", "test_loss", "training_accuracy", "training_loss"]);
+        combiner.send(CLIENT_ID, { model_id: global, type: 5, data: "{}", session_id: "p" });
+        const prediction = await combiner.waitFor("SendModelPrediction", () => true, from);
+        expect(
+          JSON.parse(wireString(wireFields(prediction.raw), 4) as string).predictions,
+        ).toHaveLength(100);
+      }
+      // numpy: the Keras layout, float32, finite, and each round moved the model.
+      const checked = python(
+        "ms = [np.load(f) for f in sys.argv[1:]]; a = [[z[str(i)] for i in range(len(z.files))] for z in ms]; print([x.shape for x in a[1]] == [x.shape for x in a[2]], [x.shape for x in a[2]], all(x.dtype == np.float32 and np.isfinite(x).all() for m in a for x in m), all(any(not np.array_equal(x, y) for x, y in zip(p, q)) for p, q in zip(a, a[1:])))",
+        models,
       );
-      expect(shapes.trim()).toBe("[(784, 64), (64,), (64, 32), (32,), (32, 10), (10,)] True True");
-      combiner.send(CLIENT_ID, { model_id: id, type: 4, session_id: "s" });
-      const validation = await combiner.waitFor("SendModelValidation");
+      expect(checked.trim()).toBe(
+        "True [(784, 64), (64,), (64, 32), (32,), (32, 10), (10,)] True True",
+      );
+      // Only round 1 built the model and decoded the data (validate adds the test split).
       expect(
-        Object.keys(JSON.parse(wireString(wireFields(validation.raw), 4) as string)).sort(),
-      ).toEqual(["test_accuracy", "test_loss", "training_accuracy", "training_loss"]);
-      combiner.send(CLIENT_ID, { model_id: id, type: 5, data: "{}", session_id: "p" });
-      const prediction = await combiner.waitFor("SendModelPrediction");
+        [...log.matchAll(/\[DEBUG\] (\w+) in process: (.*)$/gm)].map((m) => `${m[1]}: ${m[2]}`),
+      ).toEqual([
+        "train: built the model, decoded the data file",
+        "validate: kept the model, decoded the data file",
+        "predict: kept the model, kept the data",
+        "train: kept the model, kept the data",
+        "validate: kept the model, kept the data",
+        "predict: kept the model, kept the data",
+      ]);
+      expect(log).toContain("Sending the token to the combiner over an insecure channel");
+
+      // SIGTERM in the middle of an in-process update: the command cannot be stopped half-way,
+      // so it finishes and its result is dropped; nothing is uploaded or sent.
+      const from = combiner.calls.length;
+      const before = log.length;
+      combiner.send(CLIENT_ID, {
+        model_id: global,
+        type: 2,
+        data: JSON.stringify({ round_id: "3", client_settings: { epochs: 10 } }),
+        session_id: "s",
+      });
+      await until("the in-process train", () =>
+        log.slice(before).includes("Running train in process"),
+      );
+      const running = log.length;
+      child.kill("SIGTERM");
+      expect(await exited).toBe(143);
+      expect(log.slice(running)).toContain("stopped: the client is shutting down");
       expect(
-        JSON.parse(wireString(wireFields(prediction.raw), 4) as string).predictions,
-      ).toHaveLength(100);
-      expect(log.join("")).toContain("Sending the token to the combiner over an insecure channel");
+        combiner.calls
+          .slice(from)
+          .some((c) => c.method === "SendModelUpdate" || c.method.startsWith("Upload")),
+      ).toBe(false);
+      expect(stdout).toMatch(
+        /^2 model update\(s\), 2 validation\(s\), 2 prediction\(s\), 0 failed/m,
+      );
     } catch (error) {
-      (error as Error).message += `\n--- client log (tail) ---\n${log.join("").slice(-3000)}`;
+      (error as Error).message += `\n--- client log (tail) ---\n${log.slice(-3000)}`;
       throw error;
     } finally {
-      stop.abort();
-      await running.catch(() => undefined);
+      child.kill("SIGKILL");
       combiner.kill();
       await controller.stop();
     }

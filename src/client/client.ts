@@ -10,6 +10,7 @@ import { IoError } from "../errors.js";
 import { unpackPackage, type Writer } from "../tools/entry-point.js";
 import { type ClientOptions, resolveClientConfig } from "./config.js";
 import { type Assignment, Controller } from "./controller.js";
+import { loadInProcessPackage } from "./in-process.js";
 import { fednLogger, type Logger } from "./log.js";
 import {
   type CombinerTarget,
@@ -28,7 +29,7 @@ import {
 } from "./tasks.js";
 
 /** Options of `startClient`: the FEDn client options plus where things go. */
-export interface StartClientOptions extends ClientOptions {
+export interface StartClientOptions extends Omit<ClientOptions, "inProcess"> {
   /** Ends the client: the running entry point is stopped and nothing half-done is sent. */
   signal: AbortSignal;
   /** The environment the entry points inherit; also FEDn's FEDN_* variables. */
@@ -42,11 +43,12 @@ export interface StartClientOptions extends ClientOptions {
   stdout?: Writer | undefined;
   stderr?: Writer | undefined;
   /**
-   * Run train/validate/predict inside this process with this package's `run` (a
-   * `defineComputePackage` package) instead of the `fedn.yaml` commands; `startup` still runs as
-   * FEDn runs it. Library only for now.
+   * Run train/validate/predict inside this process instead of as `fedn.yaml`'s commands; `startup`
+   * still runs as FEDn runs it. `true` (`--in-process`, YAML `in_process`): import the entry file
+   * fedn.yaml's `node <file>.js train` command names (a `defineComputePackage` bundle) and run its
+   * package; a package object: run that one's `run`.
    */
-  inProcess?: InProcessPackage | undefined;
+  inProcess?: boolean | InProcessPackage | undefined;
   /** Watches the session (tests). */
   onEvent?:
     | ((event: SessionEvent | { type: "ready"; packageDir: string; clientId: string }) => void)
@@ -78,7 +80,11 @@ async function localPackage(path: string): Promise<{ dir: string; owned: boolean
 
 /** Runs a FEDn client until `signal` aborts; resolves with what the session did. */
 export async function startClient(options: StartClientOptions): Promise<SessionSummary> {
-  const config = await resolveClientConfig(options, { env: options.env, cwd: options.cwd });
+  const given = options.inProcess;
+  const config = await resolveClientConfig(
+    { ...options, inProcess: typeof given === "object" ? true : given },
+    { env: options.env, cwd: options.cwd },
+  );
   const log: Logger = fednLogger(options.log, options.verbose ?? false);
   const signal = options.signal;
   if (config.ignoredKeys.length > 0) {
@@ -112,6 +118,7 @@ export async function startClient(options: StartClientOptions): Promise<SessionS
     stderr: options.stderr ?? options.log,
     timeoutMs: config.taskTimeoutMs,
     info: (m) => log.info(m),
+    debug: (m) => log.debug(m),
   };
   let pkg: { dir: string; owned: boolean };
   if (config.localPackage !== undefined) {
@@ -124,12 +131,18 @@ export async function startClient(options: StartClientOptions): Promise<SessionS
   let runner: TaskRunner | undefined;
   try {
     const files = await packageTasks(pkg.dir, taskOptions);
-    runner =
-      options.inProcess === undefined
-        ? files
-        : inProcessTasks(options.inProcess, files.dir, taskOptions);
-    if (!(await runStartup(runner.dir, taskOptions, signal))) {
+    // startup first, as FEDn: it may prepare what the entry file needs.
+    if (!(await runStartup(files.dir, taskOptions, signal))) {
       log.info("No startup command found in package. Continuing.");
+    }
+    if (typeof given === "object") {
+      runner = inProcessTasks(given, files.dir, taskOptions);
+    } else if (config.inProcess) {
+      const loaded = await loadInProcessPackage(pkg.dir, options.env);
+      log.info(`Running the package's train, validate and predict in process (${loaded.pkg.name})`);
+      runner = inProcessTasks(loaded.pkg, loaded.dir, taskOptions, loaded.args);
+    } else {
+      runner = files;
     }
     if (signal.aborted)
       return { updates: 0, validations: 0, predictions: 0, failed: 0, reconnects: 0 };

@@ -43,6 +43,11 @@ export interface ClientOptions {
   verify?: boolean | undefined;
   /** Stop an entry point that runs longer than this many seconds (FEDn has no limit). */
   taskTimeout?: number | undefined;
+  /**
+   * Import the package's entry file (fedn.yaml's `node <file>.js train` command) and run train,
+   * validate and predict in this process, keeping the model and data between rounds. @default false
+   */
+  inProcess?: boolean | undefined;
   /** A FEDn client YAML file (`-in/--init`). */
   init?: string | undefined;
   /** Seconds between retries; doubled per failure. @default 5 (FEDn's `grpc_retry`) */
@@ -73,6 +78,7 @@ export interface ClientConfig {
   attributes: Record<string, string>;
   verify: boolean;
   taskTimeoutMs: number | undefined;
+  inProcess: boolean;
   retryMs: number;
   heartbeatMs: number;
   telemetryMs: number;
@@ -100,6 +106,7 @@ const YAML_KEYS: Record<string, keyof ClientOptions | "ignore"> = {
   attributes: "attributes",
   verify: "verify",
   task_timeout: "taskTimeout",
+  in_process: "inProcess",
   // FEDn reads these but they mean nothing to a client that runs the numpy helper's packages.
   helper_type: "ignore",
   validator: "ignore",
@@ -349,6 +356,7 @@ export async function resolveClientConfig(
     attributes: attributes(pick("attributes")),
     verify,
     taskTimeoutMs: timeout === undefined ? undefined : seconds(timeout, "task-timeout", 0) * 1000,
+    inProcess: bool(pick("inProcess"), "in-process") ?? false,
     retryMs: seconds(given.retryInterval, "retry-interval", 5) * 1000,
     heartbeatMs: seconds(given.heartbeatInterval, "heartbeat-interval", 2) * 1000,
     telemetryMs: seconds(given.telemetryInterval, "telemetry-interval", 5, true) * 1000,

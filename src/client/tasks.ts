@@ -71,6 +71,8 @@ export interface PackageTaskOptions {
   timeoutMs?: number | undefined;
   /** Log line sink for "Running command: ..." (FEDn's Dispatcher logs it). */
   info?: ((message: string) => void) | undefined;
+  /** Log line sink for details (`--verbose`): what an in-process command kept or rebuilt. */
+  debug?: ((message: string) => void) | undefined;
 }
 
 /** An entry point that did not finish: the reason, in one line. */
@@ -198,13 +200,22 @@ export type InProcessPackage = Pick<ComputePackage, "run">;
  * settings in `<in>-metadata`, the outputs pre-created empty and checked as FEDn's client reads
  * them. The commands run with `dir` as their working folder. The kit keeps the model and the
  * decoded data between commands (`close()` releases them). An in-process command cannot be
- * stopped half-way: on shutdown or timeout its result is dropped when it returns.
+ * stopped half-way: on shutdown or timeout its result is dropped when it returns. `args`, when
+ * given, are each entry's words from `fedn.yaml` (`loadInProcessPackage`), put before `<in> <out>`
+ * as FEDn's command line has them; an entry missing there fails as a missing entry point.
  */
 export function inProcessTasks(
   pkg: InProcessPackage,
   dir: string,
   options: PackageTaskOptions,
+  args?: Readonly<Partial<Record<"train" | "validate" | "predict", readonly string[]>>>,
 ): TaskRunner {
+  // Plain line sinks: the package's progress bar draws only on a terminal, and the client's log
+  // is line by line.
+  const out = options.stdout;
+  const err = options.stderr;
+  const stdout = { write: (text: string) => out?.write(text) ?? true };
+  const stderr = { write: (text: string) => err?.write(text) ?? true };
   let resident = new ResidentState();
   const run = async (
     entry: "train" | "validate" | "predict",
@@ -214,6 +225,13 @@ export function inProcessTasks(
     clientSettings?: Record<string, unknown>,
     onMetrics?: TrainMetricsSink,
   ) => {
+    const extra = args === undefined ? [] : args[entry];
+    if (extra === undefined) {
+      throw new FormatError(`${dir}: fedn.yaml has no entry point "${entry}"`, {
+        file: dir,
+        key: `entry_points.${entry}`,
+      });
+    }
     const mine = resident;
     const input = getTmpPath(".npz");
     const output = getTmpPath(entry === "train" ? ".npz" : "");
@@ -225,20 +243,21 @@ export function inProcessTasks(
       options.info?.(`Running ${entry} in process`);
       const start = performance.now();
       const ctx: CliContext = {
-        stdout: options.stdout ?? { write: () => true },
-        stderr: options.stderr ?? { write: () => true },
+        stdout,
+        stderr,
         env: options.env,
         cwd: dir,
         signal,
         resident: mine,
       };
       mine.onTrainMetrics = onMetrics;
+      const before = { model: mine.model, data: mine.data, splits: splitCount(mine) };
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<"timeout">((ok) => {
         if (options.timeoutMs !== undefined)
           timer = setTimeout(() => ok("timeout"), options.timeoutMs);
       });
-      const running = pkg.run([entry, input, output], ctx);
+      const running = pkg.run([entry, ...extra, input, output], ctx);
       const status = await Promise.race([running, timeout]).finally(() => {
         clearTimeout(timer);
         mine.onTrainMetrics = undefined;
@@ -252,6 +271,14 @@ export function inProcessTasks(
       }
       if (status !== 0) throw failure(entry, status, null, false);
       const seconds = (performance.now() - start) / 1000;
+      const keptModel = before.model !== undefined && mine.model === before.model;
+      const keptData =
+        before.data !== undefined &&
+        mine.data === before.data &&
+        splitCount(mine) === before.splits;
+      options.debug?.(
+        `${entry} in process: ${keptModel ? "kept the model" : "built the model"}, ${keptData ? "kept the data" : "decoded the data file"}`,
+      );
       if (entry === "train") await checkTrainOutput(input, output);
       else if (entry === "validate") await checkValidateOutput(output);
       else await checkPredictOutput(output);
@@ -293,6 +320,11 @@ export function inProcessTasks(
     },
     close: () => resident.close(),
   };
+}
+
+/** How many splits of the data file the kit holds decoded. */
+function splitCount(state: ResidentState): number {
+  return Object.keys(state.data?.splits ?? {}).length;
 }
 
 /**

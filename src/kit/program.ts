@@ -40,6 +40,7 @@ import {
   processContext,
   runCli,
 } from "./cli.js";
+import { HOST_PROTOCOL, offerToHost } from "./host.js";
 import { checkLoopOptions, resolveSeed, resolveTrainOptions } from "./options.js";
 import { createProgressBar } from "./progress.js";
 import type { KeptData, ResidentState } from "./resident.js";
@@ -64,7 +65,11 @@ export interface ComputePackage {
   readonly commands: readonly AnyCommand[];
   /** Runs one command line (`["train", "in.npz", "out.npz"]`) and returns the exit status. */
   run(argv: readonly string[], ctx: CliContext): Promise<number>;
-  /** Runs `process.argv` and sets `process.exitCode`: the one line at the end of an entry file. */
+  /**
+   * Runs `process.argv` and sets `process.exitCode`: the one line at the end of an entry file.
+   * When a host imports the file to run it in process (`fedn-tfjs client start --in-process`),
+   * hands the package to the host instead and returns (see `host.ts`).
+   */
   main(): Promise<void>;
   /** Runs the startup program on `process.argv` (for a separate `startup.js`). */
   mainStartup(): Promise<void>;
@@ -611,16 +616,22 @@ export function defineComputePackage<
     describe: spec.describe,
     commands: [startup],
   };
+  const run = (argv: readonly string[], ctx: CliContext) => runCli(program, argv, ctx);
+  // What a host importing the entry file gets instead of a run (see host.ts): plain data and a
+  // function, as the host's copy of the kit is not this one.
+  const hosted = { protocol: HOST_PROTOCOL, name: spec.name, run };
   return {
     name: spec.name,
     program,
     startup: startupProgram,
     commands,
-    run: (argv, ctx) => runCli(program, argv, ctx),
+    run,
     async main() {
+      if (offerToHost(hosted)) return;
       process.exitCode = await runCli(program, process.argv.slice(2), processContext());
     },
     async mainStartup() {
+      if (offerToHost(hosted)) return;
       process.exitCode = await runCli(
         startupProgram,
         ["startup", ...process.argv.slice(2)],

@@ -86,6 +86,11 @@ export default defineCommand({
       type: "number",
       describe: "Stop an entry point after this many seconds and report the task failed",
     },
+    in_process: {
+      type: "boolean",
+      describe:
+        "Run train/validate/predict inside this process: import the entry file of fedn.yaml's `node <file>.js train` (a defineComputePackage bundle), keep the model and data between rounds, send per-step training metrics (SendModelMetric)",
+    },
     retry_interval: {
       type: "number",
       describe: "Seconds before the first retry when the controller or combiner is away (doubles)",
@@ -98,7 +103,8 @@ export default defineCommand({
     "  fedn-tfjs client start --api-url http://localhost --api-port 8092 --token $TOKEN --name node1",
     "  fedn-tfjs client start -in client.yaml",
     "  fedn-tfjs client start --api-url localhost:8092 --package-path client   # your own package",
-    "Stop with Ctrl-C (SIGINT) or SIGTERM: the running entry point is stopped, nothing half-sent.",
+    "  fedn-tfjs client start -in client.yaml --in-process   # model kept in memory, per-step metrics",
+    "Stop with Ctrl-C (SIGINT) or SIGTERM: the running entry point is stopped (in process: its result is dropped), nothing half-sent.",
   ].join("\n"),
   async run(args, ctx) {
     if (args.secure === true && args.insecure === true) {
@@ -130,6 +136,7 @@ export default defineCommand({
       attributes: args.attributes,
       verify: args.verify,
       taskTimeout: args.task_timeout,
+      inProcess: args.in_process,
       retryInterval: args.retry_interval,
       verbose: args.verbose,
       signal,
