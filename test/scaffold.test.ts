@@ -152,6 +152,14 @@ describe("runCli usage errors exit 2 with the usage line", () => {
     ],
     [["train", "a", "b", "--data_path"], "prog train: option --data_path expects a value"],
     [
+      ["train", "a", "b", "--batch_size=1e400"],
+      'prog train: option --batch_size expects a finite number, found "1e400" (too large)',
+    ],
+    [
+      ["train", "a", "b", "--batch-size", "-2E+999"],
+      'prog train: option --batch_size expects a finite number, found "-2E+999" (too large)',
+    ],
+    [
       ["train", "a", "b", "--mode", "c"],
       'prog train: option --mode expects one of "a", "b", found "c"\n',
     ],

@@ -385,6 +385,14 @@ function checkOptionValues(command: AnyCommand, argv: readonly string[]): void {
         option: name,
       });
     }
+    // `1e400` is a number as written but Infinity once read: say so with the text as typed,
+    // not as "found Infinity" from a range check that never saw the text.
+    if (spec.type === "number" && /\d/.test(value) && !Number.isFinite(Number(value.trim()))) {
+      throw new UsageError(
+        `option --${name} expects a finite number, found ${JSON.stringify(value)} (too large)`,
+        { option: name },
+      );
+    }
     if (match[2] === undefined) i++;
   }
 }
