@@ -41,6 +41,7 @@ describe("one place for each FEDn concern", () => {
     ],
     ["parsing --client-settings", /function parseClientSettings/, ["fedn/settings.ts"]],
     ["the default data path", /data\/clients\/1\/\$\{/, ["fedn/data-path.ts"]],
+    ["the client-data layout <dir>/<i>/<file>", /String\(i \+ 1\)/, ["fedn/data-path.ts"]],
     ["Python-style JSON", /function parsePythonJson/, ["codec/pyjson.ts"]],
   ])("%s is in one module", (_what, pattern, expected) => {
     expect(where(pattern)).toEqual(expected);

@@ -41,7 +41,7 @@ function syntheticSet(count: number, seed: number, features = 784, classes = 10)
       pixels[n * features + f] = Math.floor(rng.next() * (hot ? 256 : 64));
     }
   }
-  return { count, features, pixels, labels };
+  return { count, features, pixels, divisor: 255, labels };
 }
 
 function maxAbsDiff(a: DenseWeights, b: DenseWeights): number {

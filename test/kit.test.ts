@@ -212,7 +212,13 @@ describe("what a newcomer trips on (#13)", () => {
     const { initDenseWeights } = await import("../src/models/dense-init.js");
     const spec = { sizes: [2, 2], dropout: [] };
     const model = createDenseModel(initDenseWeights(spec), spec);
-    const set = { count: 2, features: 2, pixels: new Float32Array(4), labels: new Int32Array(2) };
+    const set = {
+      count: 2,
+      features: 2,
+      pixels: new Float32Array(4),
+      divisor: 1,
+      labels: new Int32Array(2),
+    };
     try {
       expect(() => trainModel(model, set, { batchSize: 0 })).toThrow(UsageError);
       expect(() => trainModel(model, set, { lr: Number.NaN })).toThrow(UsageError);

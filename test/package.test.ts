@@ -88,8 +88,8 @@ describe("fnmatch (Python's, as FEDn's .fednignore uses it)", () => {
 });
 
 describe("parsePackageConfig", () => {
-  it("reads entry_points.<name>.command and python_env, as FEDn's safe loader does", () => {
-    const config = parsePackageConfig(
+  it("reads entry_points.<name>.command and python_env, as FEDn's safe loader does", async () => {
+    const config = await parsePackageConfig(
       [
         "# comment",
         "python_env: python_env.yaml",
@@ -136,14 +136,14 @@ describe("parsePackageConfig", () => {
       "entry_points:\n  a: {command: x}\n  a: {command: y}",
       /not valid YAML: Map keys must be unique/,
     ],
-  ])("rejects %s with a FormatError naming the file", (_, text, message) => {
-    expect(() => parsePackageConfig(text, "f.yaml")).toThrow(FormatError);
-    expect(() => parsePackageConfig(text, "f.yaml")).toThrow(message);
+  ])("rejects %s with a FormatError naming the file", async (_, text, message) => {
+    await expect(parsePackageConfig(text, "f.yaml")).rejects.toThrow(FormatError);
+    await expect(parsePackageConfig(text, "f.yaml")).rejects.toThrow(message);
   });
 
-  it("reads this project's client/fedn.yaml: node commands, $ENTRYPOINT_OPTS where FEDn passes paths", () => {
+  it("reads this project's client/fedn.yaml: node commands, $ENTRYPOINT_OPTS where FEDn passes paths", async () => {
     const file = join(dirname(fileURLToPath(import.meta.url)), "..", "client", "fedn.yaml");
-    const config = parsePackageConfig(readFileSync(file, "utf8"), file);
+    const config = await parsePackageConfig(readFileSync(file, "utf8"), file);
     expect(config.pythonEnv).toBeUndefined();
     expect(config.entryPoints).toEqual({
       build: "node dist/entrypoint.js init_seed ../seed.npz",

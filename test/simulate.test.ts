@@ -343,7 +343,9 @@ describe("simulate's failure handling (a shell-script package, no training)", ()
     const badName = { ...ctx, stderr: { write: (t: string) => (err += t) } };
     const argv = ["simulate", "-p", shell, "--clients", "1", "--data-file", "../x.npz"];
     await expect(runCli(program, argv, badName)).resolves.toBe(2);
-    expect(err).toContain("option --data-file expects a file name, found ../x.npz");
+    expect(err).toContain(
+      'option --data-file expects a file name without a folder, found "../x.npz"',
+    );
     await expect(
       simulateFederation({
         packagePath: shell,

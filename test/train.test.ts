@@ -38,7 +38,7 @@ function syntheticSet(count: number, seed: number): ImageSet {
       pixels[n * 784 + f] = Math.floor(rng.next() * (hot ? 256 : 64));
     }
   }
-  return { count, features: 784, pixels, labels };
+  return { count, features: 784, pixels, divisor: 255, labels };
 }
 
 function batchOf(set: ImageSet, start: number, rows: number): TrainBatch {

@@ -9,7 +9,6 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { FormatError, IoError, UsageError } from "../errors.js";
 
 /** What a caller (the CLI, a test) may set; every field optional except where noted. */
@@ -129,6 +128,8 @@ async function readInit(path: string): Promise<{ options: ClientOptions; ignored
       cause: error,
     });
   }
+  // Loaded only here: most commands never read a client config (yaml costs start-up time).
+  const { parse: parseYaml } = await import("yaml");
   let value: unknown;
   try {
     value = parseYaml(text);

@@ -7,7 +7,8 @@ import { access, mkdir, readdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import type { NdArray } from "../codec/ndarray.js";
-import { FormatError, IoError, UsageError } from "../errors.js";
+import { FormatError, IoError } from "../errors.js";
+import { clientDataPaths } from "../fedn/data-path.js";
 import { readBytes, saveNpz } from "../node/io.js";
 import { type Dataset, datasetEntries } from "./dataset.js";
 import { parseIdx } from "./idx.js";
@@ -141,20 +142,8 @@ export async function saveClientSplits(
   dir: string,
   options: ClientSplitOptions = {},
 ): Promise<string[]> {
-  const name = options.name ?? "mnist.npz";
-  if (name === "" || name.includes("/") || name.includes("\\") || name === "." || name === "..") {
-    throw new UsageError(
-      `option --name must be a file name without a folder; found ${JSON.stringify(name)}`,
-      {
-        option: "name",
-      },
-    );
-  }
-  const paths: string[] = [];
-  for (const [i, part] of partitionDataset(dataset, parts, options).entries()) {
-    const path = resolve(dir, String(i + 1), name);
-    await saveDataset(part, path);
-    paths.push(path);
-  }
+  const paths = clientDataPaths(resolve(dir), parts, options.name ?? "mnist.npz", "name");
+  const partitions = partitionDataset(dataset, parts, options);
+  for (const [i, part] of partitions.entries()) await saveDataset(part, paths[i]!);
   return paths;
 }

@@ -19,8 +19,10 @@ import type { DataSpec, Dataset, LoadedData as KitData } from "../kit/spec.js";
 export interface ImageSet {
   readonly count: number;
   readonly features: number;
-  /** uint8 pixels (scaled by 1/255 when used) or float32 values already divided by 255. */
+  /** uint8 pixels (divided by `divisor` when used) or float32 values already scaled. */
   readonly pixels: Uint8Array | Float32Array;
+  /** What uint8 `pixels` are divided by when used: the data's scale (255 for MNIST). */
+  readonly divisor: number;
   readonly labels: Int32Array;
 }
 
@@ -89,7 +91,9 @@ export function loadMnistData(
     if (images.count === 0) {
       throw new DataError(`${where}${xKey} holds no images`, { file: options.file, key: xKey });
     }
-    result[split] = { count: images.count, features, pixels: images.pixels, labels };
+    // uint8 pixels stay raw and are divided by 255 one batch at a time; others are divided here.
+    const divisor = images.pixels instanceof Uint8Array ? 255 : 1;
+    result[split] = { count: images.count, features, pixels: images.pixels, divisor, labels };
   }
   return { ...result, warnings };
 }

@@ -6,7 +6,6 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseDocument } from "yaml";
 import { FormatError, IoError } from "../errors.js";
 
 /** Names of the configuration file, in the order they are looked for in each folder. */
@@ -28,7 +27,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * Parses the text of `fedn.yaml` (YAML 1.2 core schema: no custom tags, like PyYAML's safe
  * loader for the shapes FEDn reads) and checks that every entry point has a string `command`.
  */
-export function parsePackageConfig(text: string, file = "fedn.yaml"): PackageConfig {
+export async function parsePackageConfig(text: string, file = "fedn.yaml"): Promise<PackageConfig> {
+  // Loaded here, not at import: the entry points and most commands never read a fedn.yaml, and
+  // the yaml package costs every process start-up time.
+  const { parseDocument } = await import("yaml");
   let doc: unknown;
   try {
     const parsed = parseDocument(text, { schema: "core", uniqueKeys: true });

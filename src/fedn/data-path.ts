@@ -4,8 +4,29 @@
  * `data/clients/1/<dataFile>` beside the package, relative to the working directory (the
  * package folder, where FEDn runs entry points).
  */
-import { isAbsolute, resolve } from "node:path";
-import { DataError } from "../errors.js";
+import { isAbsolute, join, resolve } from "node:path";
+import { DataError, UsageError } from "../errors.js";
+
+/**
+ * FEDn's examples' client-data layout, in one place: client `i` (from 1) has `<dir>/<i>/<file>`.
+ * `fedn-tfjs data --clients N` and startup's demo splits write it, `simulate` reads it, and an
+ * entry point's default data path is client 1's under `data/clients`. `file` must be a plain
+ * file name; `option` is the command-line option it came from, named when it is not.
+ */
+export function clientDataPaths(
+  dir: string,
+  clients: number,
+  file: string,
+  option: string,
+): string[] {
+  if (file === "" || file === "." || file === ".." || file.includes("/") || file.includes("\\")) {
+    throw new UsageError(
+      `option --${option} expects a file name without a folder, found ${JSON.stringify(file)}`,
+      { option: option.replaceAll("-", "_") },
+    );
+  }
+  return Array.from({ length: clients }, (_, i) => join(dir, String(i + 1), file));
+}
 
 /** Where a client's data is when neither `--data_path` nor `FEDN_DATA_PATH` says: FEDn's example layout. */
 export function defaultDataPath(dataFile: string): string {

@@ -10,8 +10,8 @@
  * option declared as `data_path` is also accepted as `--data-path` and `--dataPath`.
  */
 import { constants as osConstants } from "node:os";
-import yargs from "yargs";
-import { FednTfjsError, isFednTfjsError, UsageError } from "../errors.js";
+import yargsParser from "yargs-parser";
+import { isFednTfjsError, UsageError } from "../errors.js";
 import type { ResidentState } from "./resident.js";
 
 export type OptionType = "string" | "number" | "boolean";
@@ -156,44 +156,113 @@ function aliasesOf(name: string, spec: OptionSpec): string[] {
   return [...aliases];
 }
 
-/** yargs's messages, made one line that names the option: the CLI prints one line per failure. */
-function plainUsageMessage(message: string): string {
-  const unknown = /^Unknown arguments?: (.*)$/.exec(message);
-  if (unknown !== null) {
-    const names = (unknown[1] ?? "").split(", ").map((n) => (n.length === 1 ? `-${n}` : `--${n}`));
-    return `unknown option${names.length > 1 ? "s" : ""} ${names.join(", ")}`;
-  }
-  // "Invalid values:\n  Argument: mode, Given: \"c\", Choices: \"a\", \"b\"", one line per option.
-  const invalid = [...message.matchAll(/Argument: (.+?), Given: (.+?), Choices: (.+)$/gm)];
-  if (invalid.length > 0) {
-    return invalid
-      .map(
-        ([, name, given, choices]) => `option --${name} expects one of ${choices}, found ${given}`,
-      )
-      .join("; ");
-  }
-  return message.replaceAll(/\s*\n\s*/g, " ");
+/**
+ * How a command line is read: yargs's parser (`yargs-parser`) with the settings the kit always
+ * gave yargs. Only `--help` loads yargs itself, to render the text: yargs and its help renderer
+ * cost each process about 0.2 s of CPU at start-up (a FEDn client starts one per task).
+ */
+const PARSER_CONFIGURATION = {
+  "parse-positional-numbers": false,
+  "duplicate-arguments-array": false,
+  "strip-aliased": true,
+  "strip-dashed": true,
+};
+
+/** Keys yargs-parser puts in its result that are not options. */
+const SPECIAL_KEYS = new Set(["$0", "--", "_"]);
+
+/** An unknown option named as it was typed: `-x` or `--name`. */
+function optionName(key: string): string {
+  if (key.trim() === "") return `--${JSON.stringify(key)}`;
+  return key.length === 1 ? `-${key}` : `--${key}`;
 }
 
-function buildParser(program: Program, command: AnyCommand, argv: readonly string[]) {
-  let parser = yargs([...argv])
+/**
+ * Parses `argv` for `command` as yargs did (`strictOptions`, `choices`, the options' types,
+ * aliases and defaults): the result has each option under its declared name and the
+ * positionals in `_`. Throws a `UsageError` naming an unknown option or a value out of its
+ * choices.
+ */
+export function parseArguments(
+  command: AnyCommand,
+  argv: readonly string[],
+): Record<string, unknown> {
+  const options = {
+    alias: {} as Record<string, string[]>,
+    array: [] as string[],
+    boolean: [] as string[],
+    number: [] as string[],
+    string: [] as string[],
+    count: [] as string[],
+    normalize: [] as string[],
+    narg: {} as Record<string, number>,
+    configObjects: [],
+    key: {} as Record<string, boolean>,
+    default: {} as Record<string, unknown>,
+    // yargs parses with `populate--` and moves what follows `--` into `_` afterwards.
+    configuration: { ...PARSER_CONFIGURATION, "populate--": true },
+  };
+  const choices = new Map<string, readonly string[]>();
+  const declare = (name: string, type: OptionType, aliases: string[], value: unknown): void => {
+    options.key[name] = true;
+    for (const alias of aliases) options.key[alias] = true;
+    options[type].push(name, ...aliases);
+    if (value !== undefined) options.default[name] = value;
+  };
+  // yargs's `positional()` declared each positional as a string option too, so
+  // `--in_model_path x` is a known option (its value is not used: positionals come from `_`).
+  for (const p of command.positionals) declare(p.name, "string", [], p.default);
+  for (const [name, spec] of Object.entries({ ...command.options, ...COMMON_OPTIONS })) {
+    const aliases = aliasesOf(name, spec);
+    options.alias[name] = aliases;
+    declare(name, spec.type, aliases, spec.default);
+    if (spec.choices !== undefined) choices.set(name, spec.choices);
+  }
+  const parsed = yargsParser.detailed([...argv], options);
+  if (parsed.error !== null) {
+    throw new UsageError(parsed.error.message.replaceAll(/\s*\n\s*/g, " "));
+  }
+  const result = parsed.argv as Record<string, unknown>;
+  // strictOptions: a key is known when it is declared or an alias of one, not only a
+  // camel-case spelling the parser made up for an unknown option.
+  const known = (key: string): boolean => {
+    const aliases = parsed.aliases[key];
+    if (aliases === undefined) return false;
+    return [key, ...aliases].some(
+      (a) => !Object.hasOwn(parsed.newAliases, a) || !parsed.newAliases[key],
+    );
+  };
+  const unknown = Object.keys(result).filter((key) => !SPECIAL_KEYS.has(key) && !known(key));
+  if (unknown.length > 0) {
+    const names = unknown.map(optionName);
+    throw new UsageError(`unknown option${names.length > 1 ? "s" : ""} ${names.join(", ")}`);
+  }
+  const invalid: string[] = [];
+  for (const [name, allowed] of choices) {
+    const value = result[name];
+    if (value !== undefined && !allowed.includes(value as string)) {
+      const list = allowed.map((c) => JSON.stringify(c)).join(", ");
+      invalid.push(`option --${name} expects one of ${list}, found ${JSON.stringify(value)}`);
+    }
+  }
+  if (invalid.length > 0) throw new UsageError(invalid.join("; "));
+  const rest = (result["--"] as unknown[] | undefined) ?? [];
+  delete result["--"];
+  result._ = [...((result._ as unknown[] | undefined) ?? []), ...rest];
+  return result;
+}
+
+/** yargs, loaded only to render a command's `--help`. */
+async function helpParser(program: Program, command: AnyCommand) {
+  const { default: yargs } = await import("yargs");
+  let parser = yargs([])
     .scriptName(`${program.name} ${command.name}`)
     .usage(`${usageLine(program, command)}\n\n${command.describe}`)
-    .parserConfiguration({
-      "parse-positional-numbers": false,
-      "duplicate-arguments-array": false,
-      "strip-aliased": true,
-      "strip-dashed": true,
-    })
+    .parserConfiguration(PARSER_CONFIGURATION)
     .help(false)
     .version(false)
     .exitProcess(false)
-    .strictOptions()
-    .wrap(100)
-    .fail((message, error) => {
-      if (error instanceof FednTfjsError) throw error;
-      throw new UsageError(plainUsageMessage(message ?? String(error)));
-    });
+    .wrap(100);
   for (const p of command.positionals) {
     // Declared only so `--help` lists them; yargs leaves them in `_`, and collectArgs checks them.
     parser = parser.positional(p.name, {
@@ -221,7 +290,7 @@ function buildParser(program: Program, command: AnyCommand, argv: readonly strin
 
 /** `--help` text of one command, as yargs renders it. */
 export async function renderCommandHelp(program: Program, command: AnyCommand): Promise<string> {
-  return `${await buildParser(program, command, []).getHelp()}\n`;
+  return `${await (await helpParser(program, command)).getHelp()}\n`;
 }
 
 /** Checks parsed values that yargs lets through: NaN numbers, repeated positionals. */
@@ -316,6 +385,14 @@ function checkOptionValues(command: AnyCommand, argv: readonly string[]): void {
         option: name,
       });
     }
+    // `1e400` is a number as written but Infinity once read: say so with the text as typed,
+    // not as "found Infinity" from a range check that never saw the text.
+    if (spec.type === "number" && /\d/.test(value) && !Number.isFinite(Number(value.trim()))) {
+      throw new UsageError(
+        `option --${name} expects a finite number, found ${JSON.stringify(value)} (too large)`,
+        { option: name },
+      );
+    }
     if (match[2] === undefined) i++;
   }
 }
@@ -370,10 +447,7 @@ export async function runCli(
   try {
     checkBooleanValues(command, rest);
     checkOptionValues(command, rest);
-    const parsed = (await buildParser(program, command, rest).parseAsync()) as Record<
-      string,
-      unknown
-    >;
+    const parsed = parseArguments(command, rest);
     if (parsed.help === true) {
       ctx.stdout.write(await renderCommandHelp(program, command));
       return 0;

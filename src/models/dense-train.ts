@@ -25,9 +25,9 @@ import type { FastInput } from "./fast/engine.js";
 
 /**
  * One batch on the JS heap: `x` is `(rows, features)` row-major, holding the pixel values before
- * the division by `divisor` (255 for uint8 pixels, 1 for sets already scaled), which the backend
- * does: a native uint8 → float32 copy plus one division kernel is much cheaper than scaling in JS,
- * and float32 division rounds exactly as `v / 255` does.
+ * the division by `divisor` (the set's own: 255 for MNIST's uint8 pixels, 1 for sets already
+ * scaled), which the backend does: a native uint8 → float32 copy plus one division kernel is much
+ * cheaper than scaling in JS, and float32 division rounds exactly as `v / 255` does.
  */
 export interface TrainBatch {
   readonly rows: number;
@@ -54,7 +54,7 @@ class BatchBuilder {
     private readonly augment: boolean,
   ) {
     this.width = set.features + (augment ? 1 : 0);
-    this.divisor = set.pixels instanceof Uint8Array ? 255 : 1;
+    this.divisor = set.pixels instanceof Uint8Array ? set.divisor : 1;
   }
 
   /** Rows `start..end-1` of the set, or of `order` when shuffling. */
@@ -420,10 +420,10 @@ export function trainModel(
   return { numExamples: set.count, steps, lastLoss };
 }
 
-/** An image set as the fast engine reads it: uint8 divided by 255 as the batch builder does. */
+/** An image set as the fast engine reads it: uint8 divided by the set's divisor, as the batch builder does. */
 function fastInput(set: ImageSet): FastInput {
   return set.pixels instanceof Uint8Array
-    ? { pixels: set.pixels, features: set.features, divisor: 255 }
+    ? { pixels: set.pixels, features: set.features, divisor: set.divisor }
     : { pixels: set.pixels, features: set.features };
 }
 
@@ -466,7 +466,8 @@ function forEachChunk(
     // Read the result outside tidy: tidy walks a returned typed array element by element.
     const output = tf.tidy(() => {
       const raw = tf.tensor2d(x, [rows, features]);
-      const input = pixels instanceof Uint8Array ? tf.div<tf.Tensor2D>(raw, 255) : raw;
+      const divisor = pixels instanceof Uint8Array ? set.divisor : 1;
+      const input = divisor === 1 ? raw : tf.div<tf.Tensor2D>(raw, divisor);
       return forward(model, input);
     });
     const logp = output.dataSync() as Float32Array;

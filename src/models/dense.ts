@@ -6,6 +6,7 @@
  */
 
 import type { NdArray } from "../codec/ndarray.js";
+import type { ImageSet } from "../data/mnist-npz.js";
 import type { Dataset, ModelKind } from "../kit/spec.js";
 import { initDenseWeights } from "./dense-init.js";
 import type { DenseModel } from "./dense-model.js";
@@ -77,17 +78,20 @@ function loaded(): Compute {
 
 /**
  * The dense-stack view of a data set: the loop takes pixels that are either raw uint8 divided
- * by 255 on the backend, or floats already scaled. Other scales are applied once here.
+ * on the backend by the data's own divisor (`1 / scale`, 255 for 8-bit pixels), or floats
+ * already scaled. Other scales are applied once here.
  */
-function imageSet(data: Dataset) {
-  const exact255 = data.x instanceof Uint8Array && 1 / data.scale === 255;
+function imageSet(data: Dataset): ImageSet {
+  const divisor = 1 / data.scale;
+  const raw = data.x instanceof Uint8Array && data.scale !== 1 && Number.isInteger(divisor);
   let pixels: Uint8Array | Float32Array = data.x;
-  if (!exact255 && data.scale !== 1) {
+  if (!raw && data.scale !== 1) {
     pixels = Float32Array.from(data.x, (v) => v * data.scale);
-  } else if (data.x instanceof Uint8Array && !exact255) {
+  } else if (data.x instanceof Uint8Array && !raw) {
     pixels = Float32Array.from(data.x);
   }
-  return { count: data.count, features: data.features, pixels, labels: data.y };
+  const labels = data.y;
+  return { count: data.count, features: data.features, pixels, divisor: raw ? divisor : 1, labels };
 }
 
 /**

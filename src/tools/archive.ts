@@ -6,7 +6,6 @@
  */
 import { lstat, readdir, readFile, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { create as createTar } from "tar";
 import { IoError, UsageError } from "../errors.js";
 import { configIn, loadPackageConfig } from "../fedn/config.js";
 import { IGNORE_FILE_NAMES, isIgnored, parseFednignore } from "../fedn/fednignore.js";
@@ -179,6 +178,8 @@ export async function createPackage(options: CreatePackageOptions): Promise<Crea
       });
     }
   }
+  // tar is loaded when a package is made, not by every process that imports the library.
+  const { create: createTar } = await import("tar");
   try {
     await createTar(
       {

@@ -18,7 +18,7 @@ import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, posix, resolve } from "node:path";
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import { formatShape, type NdArray } from "../codec/ndarray.js";
 import {
   DataError,
@@ -213,12 +213,14 @@ export async function unpackPackage(
 }
 
 /** The streaming extraction behind {@link unpackPackage}; settles only once every write has. */
-function extractArchive(
+async function extractArchive(
   archive: string,
   dir: string,
   limits: typeof PACKAGE_LIMITS,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  // tar is loaded when a package is unpacked, not by every process that imports the library.
+  const { Parser } = await import("tar");
   return new Promise((resolvePromise, reject) => {
     const writers = new Set<Promise<void>>();
     const streams = new Set<WriteStream>();

@@ -16,7 +16,7 @@
 
 import { mkdir, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { basename, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parsePythonJson } from "../codec/pyjson.js";
 import { DataError, IoError, isFednTfjsError, UsageError } from "../errors.js";
 import { type AggregatorOptions, createAggregator, type ModelUpdate } from "../fedn/aggregators.js";
@@ -509,14 +509,4 @@ export function meanMetrics(clients: readonly ClientRoundResult[]): Record<strin
 export function meanMetric(metrics: readonly Record<string, number>[], key: string): number {
   const values = metrics.map((m) => m[key]).filter((v): v is number => typeof v === "number");
   return values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
-/** The client data files `fedn-tfjs data --clients N` writes: `<dir>/<i>/<file>`, i from 1. */
-export function clientDataPaths(dir: string, clients: number, file = "mnist.npz"): string[] {
-  if (basename(file) !== file || file === "" || file === "." || file === "..") {
-    throw new UsageError(`option --data-file expects a file name, found ${file}`, {
-      option: "data_file",
-    });
-  }
-  return Array.from({ length: clients }, (_, i) => join(dir, String(i + 1), file));
 }

@@ -7,9 +7,10 @@ import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { IoError, UsageError } from "../errors.js";
 import { type AggregatorOptions, SERVER_OPTIMIZERS } from "../fedn/aggregators.js";
+import { clientDataPaths } from "../fedn/data-path.js";
 import { parseClientSettings } from "../fedn/settings.js";
 import { defineCommand } from "../kit/cli.js";
-import { clientDataPaths, type RoundResult, simulateFederation } from "./federation.js";
+import { type RoundResult, simulateFederation } from "./federation.js";
 import { createSimulateDisplay } from "./simulate-progress.js";
 
 function format(value: number | undefined): string {
@@ -131,7 +132,7 @@ export default defineCommand({
     }
     const dataDir = resolve(ctx.cwd, args.data_dir);
     const clients = args.clients ?? (await countClients(dataDir, args.data_file));
-    const clientData = clientDataPaths(dataDir, clients, args.data_file);
+    const clientData = clientDataPaths(dataDir, clients, args.data_file, "data-file");
     const aggregator: AggregatorOptions =
       args.aggregator === "fedopt"
         ? {

@@ -234,6 +234,8 @@ ARG_CASES = [
     ("epochs-word", T + ["--epochs=two"], "two"),
     ("batch-0", T + ["--batch_size=0"], "--batch_size"),
     ("batch-huge", T + ["--batch_size=1e20"], "--batch_size"),
+    ("epochs-overflow", T + ["--epochs=1e400"], "1e400"),
+    ("lr-overflow", T + ["--lr", "-1e999"], "-1e999"),
     ("lr-0", T + ["--lr=0"], "--lr"),
     ("lr-nan", T + ["--lr=nan"], "--lr"),
     ("lr-inf", T + ["--lr=Infinity"], "--lr"),
