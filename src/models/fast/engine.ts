@@ -239,6 +239,8 @@ class Engine {
   private seq = 0;
   private done = 0;
   private barrier = 0;
+  /** When the workers started last must all be ready (ms since the epoch). */
+  private readyBy = Number.POSITIVE_INFINITY;
 
   constructor() {
     const { module, flavour } = kernelModule();
@@ -255,7 +257,11 @@ class Engine {
     this.ctrl = new Int32Array(this.memory.buffer, BASE - CTRL_WORDS * 4, CTRL_WORDS);
   }
 
-  /** Starts workers until `threads - 1` exist; blocks until they are ready. */
+  /**
+   * Starts workers until `threads - 1` exist, without waiting for them: a worker takes tens of
+   * milliseconds to boot, and until all are ready `run` works on this thread alone (see
+   * `workersReady`), so the first steps of a loop are not held up by the second core's start.
+   */
   ensureWorkers(threads: number): void {
     const start = this.workers.length;
     for (let index = start + 1; index < threads; index++) {
@@ -278,14 +284,22 @@ class Engine {
       worker.unref();
       this.workers.push(worker);
     }
-    if (this.workers.length > start) {
-      // A worker that cannot start never says so while this thread blocks: give up after 60 s.
-      if (!this.waitFor(C_READY, this.workers.length, Date.now() + 60_000)) {
-        void this.close();
-        engine = undefined;
-        throw new Error("fast engine: worker threads did not start within 60 s");
-      }
+    if (this.workers.length > start) this.readyBy = Date.now() + 60_000;
+  }
+
+  /**
+   * Whether every worker has said it is ready. Jobs are posted only then: a worker reads the
+   * job counter before it says ready, so it can never answer a job posted before it counted.
+   * A worker that has not started within 60 s never will: that is an error, not a slow machine.
+   */
+  private workersReady(): boolean {
+    if (Atomics.load(this.ctrl, C_READY) - this.workers.length >= 0) return true;
+    if (Date.now() > this.readyBy) {
+      void this.close();
+      engine = undefined;
+      throw new Error("fast engine: worker threads did not start within 60 s");
     }
+    return false;
   }
 
   /** Waits until `ctrl[i] ≥ target` (wrapping); false when `deadline` (ms) passes first. */
@@ -308,10 +322,12 @@ class Engine {
 
   /**
    * Runs one job over `rows` rows on `threads` threads (this one included) and returns when
-   * all are done. Training: forward + backward per row share, barrier, update per weight share.
+   * all are done; returns the threads it used (one while the workers are still starting).
+   * Training: forward + backward per row share, barrier, update per weight share.
    */
-  run(plan: number, cmd: number, rows: number, threads: number): void {
-    const used = Math.max(1, Math.min(threads, rows));
+  run(plan: number, cmd: number, rows: number, threads: number): number {
+    let used = Math.max(1, Math.min(threads, rows));
+    if (used > 1 && !this.workersReady()) used = 1;
     const k = this.kernel;
     const r1 = Math.floor(rows / used);
     // One thread: run here and leave the workers asleep (they wait for the next job's number).
@@ -323,7 +339,7 @@ class Engine {
       } else {
         k.evaluate_rows(plan, 0, rows);
       }
-      return;
+      return 1;
     }
     const ctrl = this.ctrl;
     ctrl[C_CMD] = cmd;
@@ -352,6 +368,7 @@ class Engine {
     if (Atomics.exchange(ctrl, C_ERROR, 0) !== 0) {
       throw new Error("fast engine: a worker thread failed (its message is on stderr)");
     }
+    return used;
   }
 
   /** Stops the workers (tests; a process exits without it). */
@@ -690,8 +707,8 @@ export class FastNet {
     this.views.planF[PLAN_GSCALE] = lr / rows;
     const threads = this.chooser.pick();
     const t0 = performance.now();
-    this.engine.run(this.plan, CMD_TRAIN, rows, threads);
-    this.chooser.record(threads, performance.now() - t0);
+    const used = this.engine.run(this.plan, CMD_TRAIN, rows, threads);
+    this.chooser.record(used, performance.now() - t0);
     if (!wantLoss) return undefined;
     const loss = this.views.loss;
     let sum = 0;
