@@ -77,11 +77,12 @@ const evaluateSeconds = (performance.now() - start) / 1000;
 // Kernels one step dispatches (profiling slows them, so only after the timed runs).
 const few = 20;
 const rows = few * 32;
-const { features, pixels, labels } = data.train;
+const { features, pixels, divisor, labels } = data.train;
 const small = {
   count: rows,
   features,
   pixels: pixels.subarray(0, rows * features),
+  divisor,
   labels: labels.subarray(0, rows),
 };
 const profile = await tf.profile(() => {

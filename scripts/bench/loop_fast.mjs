@@ -52,6 +52,7 @@ const set = {
   count,
   features: all.features,
   pixels: all.pixels.subarray(0, count * all.features),
+  divisor: all.divisor,
   labels: all.labels.subarray(0, count),
 };
 const model = createDenseModel(initDenseWeights(spec, createRandom(Number(a.seed))), spec);
@@ -67,6 +68,12 @@ const cpuStart = process.cpuUsage();
 const result = trainModel(model, set, options);
 const loopSeconds = (performance.now() - start) / 1000;
 const cpu = process.cpuUsage(cpuStart);
+// A loop that did not learn is not a timing (a set without its divisor once trained on NaN at
+// the same speed): a uniform guess over the classes costs ln(classes).
+if (!(result.lastLoss < Math.log(sizes.at(-1)))) {
+  process.stderr.write(`loop_fast: the loss ended at ${result.lastLoss}: the model did not learn\n`);
+  process.exit(1);
+}
 const out = {
   loop_s: loopSeconds,
   // Every thread's CPU time (spin-waits included): on a loaded machine, what the work cost.
