@@ -227,7 +227,8 @@ export function defaultThreads(): number {
 
 /**
  * The shared memory, the main thread's instance and the workers. One per process: the workers
- * are started once (about 30 ms each) and serve every call after.
+ * are started once, by the first job that asks for more than one thread (about 30 ms each, in
+ * the background), and serve every call after.
  */
 class Engine {
   readonly memory: WasmMemory;
@@ -261,6 +262,7 @@ class Engine {
    * Starts workers until `threads - 1` exist, without waiting for them: a worker takes tens of
    * milliseconds to boot, and until all are ready `run` works on this thread alone (see
    * `workersReady`), so the first steps of a loop are not held up by the second core's start.
+   * `run` calls it the first time a job asks for more than one thread.
    */
   ensureWorkers(threads: number): void {
     const start = this.workers.length;
@@ -327,7 +329,10 @@ class Engine {
    */
   run(plan: number, cmd: number, rows: number, threads: number): number {
     let used = Math.max(1, Math.min(threads, rows));
-    if (used > 1 && !this.workersReady()) used = 1;
+    if (used > 1) {
+      this.ensureWorkers(used);
+      if (!this.workersReady()) used = 1;
+    }
     const k = this.kernel;
     const r1 = Math.floor(rows / used);
     // One thread: run here and leave the workers asleep (they wait for the next job's number).
@@ -402,9 +407,10 @@ class ThreadChooser {
   pick(): number {
     if (this.threads === 1) return 1;
     const s = this.step++;
-    // Warm-up: alternate 16 steps each; then every 256 steps, 16 with the slower choice.
+    // Warm-up: alternate 16 steps each, one thread first (a train of a few steps then never
+    // starts a worker); then every 256 steps, 16 with the slower choice.
     let option: number;
-    if (s < 64) option = (s >> 4) & 1;
+    if (s < 64) option = ((s >> 4) & 1) ^ 1;
     else if (s % 256 < 16) option = this.mean[0]! <= this.mean[1]! ? 1 : 0;
     else option = this.mean[0]! <= this.mean[1]! ? 0 : 1;
     return option === 0 ? this.threads : 1;
@@ -528,7 +534,6 @@ export class FastNet {
       });
     }
     engine.reserve(top);
-    if (this.threads > 1) engine.ensureWorkers(this.threads);
     const planWords = this.i32(this.plan, PLAN_LAYER + L * LAYER_WORDS);
     this.views = {
       planI: planWords,
