@@ -24,6 +24,7 @@ import { defineComputePackage, denseStack, mnistNpz } from "../src/index.js";
 import { createPackage } from "../src/tools/archive.js";
 import { buildPackage } from "../src/tools/bundle.js";
 import {
+  assignedAnswer,
   FakeCombiner,
   FakeController,
   metricRows,
@@ -135,19 +136,7 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client against a fake FEDn net
         body: { success: false, status: "retry", message: "No compute package found." },
       },
       // client_routes.py: add_client's 200 payload.
-      {
-        status: 200,
-        body: {
-          status: "assigned",
-          host: "127.0.0.1",
-          fqdn: "",
-          package: "remote",
-          ip: "127.0.0.1",
-          port,
-          helper_type: "numpyhelper",
-          client_id: CLIENT_ID,
-        },
-      },
+      assignedAnswer(port, CLIENT_ID),
     ];
     const api = await controller.start();
     const fake = join(dir, "run");
@@ -570,20 +559,7 @@ describe.skipIf(numpyMissing() !== "")("fedn-tfjs client with an in-process pack
     const combiner = new FakeCombiner();
     const port = await combiner.start();
     const controller = new FakeController({ name: "keras.tgz", bytes: await readFile(tgz.file) });
-    controller.addAnswers = [
-      {
-        status: 200,
-        body: {
-          status: "assigned",
-          host: "127.0.0.1",
-          fqdn: "",
-          package: "remote",
-          port,
-          helper_type: "numpyhelper",
-          client_id: CLIENT_ID,
-        },
-      },
-    ];
+    controller.addAnswers = [assignedAnswer(port, CLIENT_ID)];
     const api = await controller.start();
     const bin = join(repo, "dist", "bin", "cli.js");
     // $ENTRYPOINT_OPTS in fedn.yaml's commands reaches the package as bash would expand it: its
