@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageSet } from "../src/data/mnist-npz.js";
 import { UsageError } from "../src/errors.js";
 import {
   createDenseModel,
@@ -10,6 +9,7 @@ import {
 } from "../src/models/dense-model.js";
 import {
   evaluateModel,
+  type ImageSet,
   predictLogProbs,
   stepAutodiff,
   type TrainBatch,

@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ImageSet } from "../src/data/mnist-npz.js";
 import {
   createDenseModel,
   dropoutMasks,
@@ -9,6 +8,7 @@ import {
 } from "../src/models/dense-model.js";
 import {
   evaluateModel,
+  type ImageSet,
   predictClasses,
   predictLogProbs,
   stepAutodiff,

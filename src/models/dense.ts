@@ -6,10 +6,10 @@
  */
 
 import type { NdArray } from "../codec/ndarray.js";
-import type { ImageSet } from "../data/mnist-npz.js";
 import type { Dataset, ModelKind } from "../kit/spec.js";
 import { initDenseWeights } from "./dense-init.js";
 import type { DenseModel } from "./dense-model.js";
+import type { ImageSet } from "./dense-train.js";
 import { type DenseStackSpec, fromPytorch, pytorchShapes, toPytorch } from "./layout.js";
 import { createRandom } from "./random.js";
 
@@ -81,7 +81,7 @@ function loaded(): Compute {
  * on the backend by the data's own divisor (`1 / scale`, 255 for 8-bit pixels), or floats
  * already scaled. Other scales are applied once here.
  */
-function imageSet(data: Dataset): ImageSet {
+export function imageSet(data: Dataset): ImageSet {
   const divisor = 1 / data.scale;
   const raw = data.x instanceof Uint8Array && data.scale !== 1 && Number.isInteger(divisor);
   let pixels: Uint8Array | Float32Array = data.x;
