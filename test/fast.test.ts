@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../src/errors.js";
+import type { ImageSet } from "../src/models/dense.js";
 import {
   createDenseModel,
   dropoutMasks,
@@ -9,7 +10,6 @@ import {
 } from "../src/models/dense-model.js";
 import {
   evaluateModel,
-  type ImageSet,
   predictLogProbs,
   stepAutodiff,
   type TrainBatch,

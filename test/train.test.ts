@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { ImageSet } from "../src/models/dense.js";
 import {
   createDenseModel,
   dropoutMasks,
@@ -8,7 +9,6 @@ import {
 } from "../src/models/dense-model.js";
 import {
   evaluateModel,
-  type ImageSet,
   predictClasses,
   predictLogProbs,
   stepAutodiff,

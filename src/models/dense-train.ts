@@ -11,6 +11,7 @@
  */
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs-core";
+import type { ImageSet } from "./dense.js";
 import type { DenseModel } from "./dense-model.js";
 import { dropoutMasks, fillDropoutMask, forward } from "./dense-model.js";
 import { checkLoopOptions } from "./loop-options.js";
@@ -21,20 +22,6 @@ const PYTORCH_LOOP = Object.freeze({ batchSize: 32, epochs: 1, lr: 0.01 });
 
 import { defaultEngine, type EngineChoice, openFastNet, writeBack } from "./fast/dense.js";
 import type { FastInput } from "./fast/engine.js";
-
-/**
- * A data set as the dense stack's loop reads it (`imageSet` in dense.ts makes one from the kit's
- * `Dataset`): `count` rows of `features` values, row-major, and their class labels.
- */
-export interface ImageSet {
-  readonly count: number;
-  readonly features: number;
-  /** uint8 pixels (divided by `divisor` when used) or float32 values already scaled. */
-  readonly pixels: Uint8Array | Float32Array;
-  /** What uint8 `pixels` are divided by when used: the data's scale (255 for MNIST). */
-  readonly divisor: number;
-  readonly labels: Int32Array;
-}
 
 /**
  * One batch on the JS heap: `x` is `(rows, features)` row-major, holding the pixel values before

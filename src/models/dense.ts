@@ -9,7 +9,6 @@ import type { NdArray } from "../codec/ndarray.js";
 import type { Dataset, ModelKind } from "../kit/spec.js";
 import { initDenseWeights } from "./dense-init.js";
 import type { DenseModel } from "./dense-model.js";
-import type { ImageSet } from "./dense-train.js";
 import { type DenseStackSpec, fromPytorch, pytorchShapes, toPytorch } from "./layout.js";
 import { createRandom } from "./random.js";
 
@@ -74,6 +73,21 @@ async function loadCompute(): Promise<Compute> {
 function loaded(): Compute {
   if (compute === undefined) throw new Error("denseStack: load() runs before train/evaluate");
   return compute;
+}
+
+/**
+ * A data set as the dense stack's loop reads it: `count` rows of `features` values, row-major,
+ * and their class labels; `imageSet` makes one from the kit's `Dataset`. Declared here, not in
+ * dense-train.ts, so the public declarations never reach TF.js's (which fail a strict check).
+ */
+export interface ImageSet {
+  readonly count: number;
+  readonly features: number;
+  /** uint8 pixels (divided by `divisor` when used) or float32 values already scaled. */
+  readonly pixels: Uint8Array | Float32Array;
+  /** What uint8 `pixels` are divided by when used: the data's scale (255 for MNIST). */
+  readonly divisor: number;
+  readonly labels: Int32Array;
 }
 
 /**
