@@ -73,7 +73,9 @@ const cpu = process.cpuUsage(cpuStart);
 // A loop that did not learn is not a timing (a set without its divisor once trained on NaN at
 // the same speed): a uniform guess over the classes costs ln(classes).
 if (!(result.lastLoss < Math.log(sizes.at(-1)))) {
-  process.stderr.write(`loop_fast: the loss ended at ${result.lastLoss}: the model did not learn\n`);
+  process.stderr.write(
+    `loop_fast: the loss ended at ${result.lastLoss}: the model did not learn\n`,
+  );
   process.exit(1);
 }
 const out = {
