@@ -16,8 +16,13 @@ export {
 } from "./codec/npz.js";
 // The data loaders
 export { type CsvDataOptions, csvData } from "./data/csv.js";
-export { type MnistNpzOptions, mnistNpz } from "./data/mnist-npz.js";
-export { type NpzDataOptions, type NpzKeys, npzData } from "./data/npz-data.js";
+export {
+  type MnistNpzOptions,
+  mnistNpz,
+  type NpzDataOptions,
+  type NpzKeys,
+  npzData,
+} from "./data/npz-data.js";
 export { type Partition, type PartitionOptions, partitionRows } from "./data/partition.js";
 // Errors
 export {

@@ -60,8 +60,37 @@ describe("npzData", () => {
     expect(scaled.test).toBeUndefined();
     const raw = npzData({ classes: 2 }).load(bytes, { file: "m.npz", splits: ["train"] });
     expect(raw.warnings).toEqual([
-      'm.npz: "x_train" is uint8 and used unscaled (0-255); pixels usually want scale 1/255',
+      "m.npz: x_train is uint8 and used unscaled (0-255); pixels usually want scale 1/255",
     ]);
+  });
+
+  it("scales non-uint8 values once from the stored values, as numpy's x / 255 rounds", () => {
+    // Rounding 68.79561200978694 to float32 first and scaling after would be one bit off.
+    const x = f64([1, 3], [68.79561200978694, 254, 0.5]);
+    const bytes = npz([
+      ["x_train", x],
+      ["y_train", u8([1], [1])],
+    ]);
+    const { train } = npzData({ classes: 2, scale: 1 / 255 }).load(bytes, {
+      file: "s.npz",
+      splits: ["train"],
+    });
+    expect(train?.scale).toBe(1);
+    expect([...(train?.x ?? [])]).toEqual([...x.data].map((v) => Math.fround(v / 255)));
+    expect(train?.x[0]).not.toBe(Math.fround(Math.fround(x.data[0]!) * (1 / 255)));
+  });
+
+  it("decodes in place only when the caller hands the bytes over (consume)", () => {
+    const bytes = npz([
+      ["x_train", u8([2, 3], [1, 2, 3, 4, 5, 6])],
+      ["y_train", u8([2], [0, 1])],
+    ]);
+    const spec = npzData({ classes: 2, scale: 1 / 255 });
+    const copied = spec.load(bytes, { file: "c.npz", splits: ["train"] });
+    expect(copied.train?.x.buffer).not.toBe(bytes.buffer);
+    const inPlace = spec.load(bytes, { file: "c.npz", splits: ["train"], consume: true });
+    expect(inPlace.train?.x.buffer).toBe(bytes.buffer);
+    expect([...(inPlace.train?.x ?? [])]).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it.each([
@@ -71,28 +100,28 @@ describe("npzData", () => {
         ["x_train", f64([2, 1], [1, 2])],
         ["y_train", u8([2], [0, 5])],
       ],
-      'f.npz: "y_train" holds 5 at index 1; labels must be integers in 0..2',
+      "f.npz: y_train holds 5 at index 1; labels must be integers in 0..2",
     ],
     [
       [
         ["x_train", f64([2, 1], [1, Number.NaN])],
         ["y_train", u8([2], [0, 1])],
       ],
-      'f.npz: "x_train" holds NaN at flat index 1; values must be finite',
+      "f.npz: x_train holds NaN at flat index 1; values must be finite",
     ],
     [
       [
         ["x_train", f64([2, 1], [1, 2])],
         ["y_train", u8([3], [0, 1, 1])],
       ],
-      'f.npz: "x_train" has 2 rows but "y_train" has 3',
+      "f.npz: x_train has 2 rows but y_train has 3 labels",
     ],
     [
       [
         ["x_train", f64([2, 3], [1, 2, 3, 4, 5, 6])],
         ["y_train", u8([2], [0, 1])],
       ],
-      'f.npz: "x_train" has shape (2, 3); expected (N, ...) with 1 values per row',
+      "f.npz: x_train has shape (2, 3); expected (N, 1)",
     ],
   ] as [[string, NdArray][], string][])("refuses bad data: %#", (entries, message) => {
     const spec = npzData({ classes: 3, features: 1 });

@@ -267,7 +267,7 @@ describe("prepareClientData (the package's startup)", () => {
     );
     const small = join(cwd, "small.npz");
     await saveNpz(small, Object.entries(tiny(4, 2)));
-    // The validator train uses (loadMnistData), so startup and train agree on every file.
+    // The validator train uses (mnistNpz, the one npz loader), so startup and train agree on every file.
     await expect(prepareClientData({ env: { FEDN_DATA_PATH: small }, cwd })).rejects.toThrow(
       /small\.npz: x_train has shape \(\d+, 2, 2\); expected/,
     );

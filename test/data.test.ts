@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { NdArray } from "../src/codec/ndarray.js";
-import { loadMnistData } from "../src/data/mnist-npz.js";
+import { MNIST_NPZ, npzSplits } from "../src/data/npz-data.js";
 import { DataError } from "../src/errors.js";
+import type { SplitName } from "../src/kit/spec.js";
+
+/** The one npz loader with the MNIST drop-in's settings (`mnistNpz`), on decoded arrays. */
+function mnistSplits(
+  arrays: ReadonlyMap<string, NdArray>,
+  options: { file?: string; splits?: SplitName[] } = {},
+) {
+  return npzSplits(arrays, MNIST_NPZ, options.file ?? "d.npz", options.splits ?? ["train", "test"]);
+}
 
 function u8(shape: number[], fill = (i: number) => i % 256): NdArray<"uint8"> {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -23,16 +32,17 @@ function dataset(overrides: Record<string, NdArray | undefined> = {}): Map<strin
   return new Map(Object.entries(base).filter((e): e is [string, NdArray] => e[1] !== undefined));
 }
 
-describe("loadMnistData", () => {
+describe("npzData with the MNIST settings (mnistNpz)", () => {
   it("keeps uint8 pixels as they are (no float copy) and accepts (N,28,28) and (N,784)", () => {
     const arrays = dataset();
-    const { train, test, warnings } = loadMnistData(arrays);
+    const { train, test, warnings } = mnistSplits(arrays);
     expect(train!.count).toBe(3);
     expect(train!.features).toBe(784);
-    expect(train!.pixels).toBe(arrays.get("x_train")!.data);
-    expect([...train!.labels]).toEqual([0, 9, 4]);
+    expect(train!.x).toBe(arrays.get("x_train")!.data);
+    expect(train!.scale).toBe(1 / 255);
+    expect([...train!.y]).toEqual([0, 9, 4]);
     expect(test!.count).toBe(2);
-    expect([...test!.labels]).toEqual([1, 2]);
+    expect([...test!.y]).toEqual([1, 2]);
     expect(warnings).toEqual([]);
   });
 
@@ -45,12 +55,13 @@ describe("loadMnistData", () => {
       shape: [1, 28, 28],
       data: new Float64Array(784).fill(127.5),
     };
-    const { train, test } = loadMnistData(
+    const { train, test } = mnistSplits(
       dataset({ x_train: x, y_train: labels([3]), x_test: floats, y_test: labels([5]) }),
     );
-    expect(train!.pixels).toBeInstanceOf(Float32Array);
-    expect([...train!.pixels.subarray(0, 3)]).toEqual([1, Math.fround(51 / 255), 0]);
-    expect(test!.pixels[0]).toBe(0.5);
+    expect(train!.x).toBeInstanceOf(Float32Array);
+    expect(train!.scale).toBe(1);
+    expect([...train!.x.subarray(0, 3)]).toEqual([1, Math.fround(51 / 255), 0]);
+    expect(test!.x[0]).toBe(0.5);
   });
 
   it("warns when float images look already scaled to [0, 1] (they get divided again)", () => {
@@ -59,7 +70,7 @@ describe("loadMnistData", () => {
       shape: [3, 784],
       data: new Float32Array(3 * 784).fill(0.5),
     };
-    const { warnings } = loadMnistData(dataset({ x_train: floats }), { file: "d.npz" });
+    const { warnings } = mnistSplits(dataset({ x_train: floats }), { file: "d.npz" });
     expect(warnings).toEqual([
       "d.npz: x_train is float32 with values in [0, 1]; it is divided by 255 like the PyTorch package does. Store uint8 pixels 0-255 to train on the usual scale.",
     ]);
@@ -71,12 +82,12 @@ describe("loadMnistData", () => {
       shape: [3, 1],
       data: Float32Array.from([1, 2, 3]),
     };
-    expect([...loadMnistData(dataset({ y_train: y })).train!.labels]).toEqual([1, 2, 3]);
+    expect([...mnistSplits(dataset({ y_train: y })).train!.y]).toEqual([1, 2, 3]);
   });
 
   it("loads only the splits asked for", () => {
     const arrays = dataset({ x_test: undefined, y_test: undefined });
-    const { train, test } = loadMnistData(arrays, { splits: ["train"] });
+    const { train, test } = mnistSplits(arrays, { splits: ["train"] });
     expect(train!.count).toBe(3);
     expect(test).toBeUndefined();
   });
@@ -168,7 +179,7 @@ describe("loadMnistData", () => {
   ])("refuses $name with a DataError naming the key", ({ arrays, key, message }) => {
     let caught: unknown;
     try {
-      loadMnistData(arrays, { file: "d.npz" });
+      mnistSplits(arrays, { file: "d.npz" });
     } catch (error) {
       caught = error;
     }

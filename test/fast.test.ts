@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ImageSet } from "../src/data/mnist-npz.js";
 import { UsageError } from "../src/errors.js";
+import type { ImageSet } from "../src/models/dense.js";
 import {
   createDenseModel,
   dropoutMasks,

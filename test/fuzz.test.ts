@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { NdArray } from "../src/codec/ndarray.js";
 import { decodeNpy, encodeNpy } from "../src/codec/npy.js";
 import { decodeNpz, encodeNpz } from "../src/codec/npz.js";
-import { loadMnistData } from "../src/data/mnist-npz.js";
+import { MNIST_NPZ, npzSplits } from "../src/data/npz-data.js";
 import { isFednTfjsError } from "../src/errors.js";
 import { decodeModel, encodeModel } from "../src/fedn/numpyhelper.js";
 import { unpackPackage } from "../src/tools/entry-point.js";
@@ -106,7 +106,7 @@ describe("fuzz: decoders, data loader and package extraction fail only with type
     );
   });
 
-  it("loadMnistData on arbitrary arrays under the four keys", () => {
+  it("npzSplits (MNIST settings) on arbitrary arrays under the four keys", () => {
     const dtype = fc.constantFrom(
       "uint8",
       "float32",
@@ -144,7 +144,10 @@ describe("fuzz: decoders, data loader and package extraction fail only with type
         fc.dictionary(fc.constantFrom("x_train", "y_train", "x_test", "y_test", "other"), arr),
         (dict) =>
           typedOnly(() =>
-            loadMnistData(new Map(Object.entries(dict)), { file: "d.npz", features: 4 }),
+            npzSplits(new Map(Object.entries(dict)), { ...MNIST_NPZ, features: 4 }, "d.npz", [
+              "train",
+              "test",
+            ]),
           ),
       ),
       params(BASE),

@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ImageSet } from "../src/data/mnist-npz.js";
+import type { ImageSet } from "../src/models/dense.js";
 import {
   createDenseModel,
   dropoutMasks,

@@ -24,8 +24,9 @@ const { values } = parseArgs({
 /** Each name's public export, else the dist module that defines it. */
 const SOURCES = {
   selectBackend: "../../dist/node/backend.js",
-  loadNpz: "../../dist/node/io.js",
-  loadMnistData: "../../dist/data/mnist-npz.js",
+  readBytes: "../../dist/node/io.js",
+  mnistNpz: "../../dist/data/npz-data.js",
+  imageSet: "../../dist/models/dense.js",
   createRandom: "../../dist/models/random.js",
   initDenseWeights: "../../dist/models/dense-model.js",
   createDenseModel: "../../dist/models/dense-model.js",
@@ -59,7 +60,10 @@ async function resolveApi() {
 if (values.data === undefined) fail("--data is required");
 const { api, from } = await resolveApi();
 const backend = await api.selectBackend({ backend: "wasm" });
-const data = api.loadMnistData(await api.loadNpz(values.data), { file: values.data });
+// The MNIST drop-in's loader, in the dense loop's form (uint8 pixels and their divisor).
+const bytes = await api.readBytes(values.data);
+const loaded = api.mnistNpz().load(bytes, { file: values.data, splits: ["train", "test"] });
+const data = { train: api.imageSet(loaded.train), test: api.imageSet(loaded.test) };
 const model = api.createDenseModel(
   api.initDenseWeights(undefined, api.createRandom(Number(values.seed))),
 );

@@ -63,9 +63,10 @@ async function exists(path: string): Promise<boolean> {
 
 /** The MNIST layout's check, when the caller gives none: what train reads, checked as train does. */
 async function describeMnistFile(path: string): Promise<string> {
-  const { mnistNpz } = await import("./mnist-npz.js");
+  const { mnistNpz } = await import("./npz-data.js");
   const spec = mnistNpz();
-  const data = spec.load(await readBytes(path), { file: path, splits: ["train", "test"] });
+  const splits = ["train", "test"] as const;
+  const data = spec.load(await readBytes(path), { file: path, splits, consume: true });
   const warnings = data.warnings.length === 0 ? "" : ` (${data.warnings.join("; ")})`;
   return `${spec.describe!(data)}${warnings}`;
 }

@@ -137,7 +137,7 @@ export async function readClientData(
   splits: readonly SplitName[],
   warn: (line: string) => void = () => undefined,
 ): Promise<LoadedData> {
-  const loaded = data.load(await readBytes(path), { file: path, splits });
+  const loaded = data.load(await readBytes(path), { file: path, splits, consume: true });
   for (const split of splits) {
     if (loaded[split] === undefined) {
       throw new DataError(`${path}: the data holds no ${split} split`, { file: path });

@@ -51,8 +51,15 @@ export interface LoadedData {
 
 /** A data loader: how a package's data file becomes `Dataset`s. */
 export interface DataSpec {
-  /** Decodes what the data file holds for the given splits; throws DataError/ShapeError naming file and key. */
-  load(bytes: Uint8Array, options: { file: string; splits: readonly SplitName[] }): LoadedData;
+  /**
+   * Decodes what the data file holds for the given splits; throws DataError/ShapeError naming file
+   * and key. `consume`: the caller hands `bytes` over (a file just read), so the loader may decode
+   * in place and modify them.
+   */
+  load(
+    bytes: Uint8Array,
+    options: { file: string; splits: readonly SplitName[]; consume?: boolean },
+  ): LoadedData;
   /** Keys/members to inflate for these splits (lets the npz reader skip the rest), optional. */
   members?(splits: readonly SplitName[]): readonly string[];
   /** What one data file holds, for `startup`'s log line; the kit counts rows when absent. */

@@ -11,7 +11,7 @@
  */
 import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs-core";
-import type { ImageSet } from "../data/mnist-npz.js";
+import type { ImageSet } from "./dense.js";
 import type { DenseModel } from "./dense-model.js";
 import { dropoutMasks, fillDropoutMask, forward } from "./dense-model.js";
 import { checkLoopOptions } from "./loop-options.js";

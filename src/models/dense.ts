@@ -6,7 +6,6 @@
  */
 
 import type { NdArray } from "../codec/ndarray.js";
-import type { ImageSet } from "../data/mnist-npz.js";
 import type { Dataset, ModelKind } from "../kit/spec.js";
 import { initDenseWeights } from "./dense-init.js";
 import type { DenseModel } from "./dense-model.js";
@@ -77,11 +76,26 @@ function loaded(): Compute {
 }
 
 /**
+ * A data set as the dense stack's loop reads it: `count` rows of `features` values, row-major,
+ * and their class labels; `imageSet` makes one from the kit's `Dataset`. Declared here, not in
+ * dense-train.ts, so the public declarations never reach TF.js's (which fail a strict check).
+ */
+export interface ImageSet {
+  readonly count: number;
+  readonly features: number;
+  /** uint8 pixels (divided by `divisor` when used) or float32 values already scaled. */
+  readonly pixels: Uint8Array | Float32Array;
+  /** What uint8 `pixels` are divided by when used: the data's scale (255 for MNIST). */
+  readonly divisor: number;
+  readonly labels: Int32Array;
+}
+
+/**
  * The dense-stack view of a data set: the loop takes pixels that are either raw uint8 divided
  * on the backend by the data's own divisor (`1 / scale`, 255 for 8-bit pixels), or floats
  * already scaled. Other scales are applied once here.
  */
-function imageSet(data: Dataset): ImageSet {
+export function imageSet(data: Dataset): ImageSet {
   const divisor = 1 / data.scale;
   const raw = data.x instanceof Uint8Array && data.scale !== 1 && Number.isInteger(divisor);
   let pixels: Uint8Array | Float32Array = data.x;
