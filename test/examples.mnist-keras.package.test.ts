@@ -10,8 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sliceRows } from "../src/data/dataset.js";
-import { loadMnistPackage, saveDataset } from "../src/data/files.js";
-import { partitionDataset } from "../src/data/partition.js";
+import { loadMnistPackage, saveClientSplits } from "../src/data/files.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(root, "dist", "bin", "cli.js");
@@ -48,9 +47,7 @@ describe.skipIf(!existsSync(cli))(
         x_test: sliceRows(all.x_test, 0, 900),
         y_test: sliceRows(all.y_test, 0, 900),
       };
-      for (const [i, part] of partitionDataset(subset, 3).entries()) {
-        await saveDataset(part, join(work, "data", "clients", String(i + 1), "mnist.npz"), 1);
-      }
+      await saveClientSplits(subset, 3, join(work, "data", "clients"));
       execFileSync(
         process.execPath,
         [join(work, "pkg", "dist", "entrypoint.js"), "init_seed", "seed.npz", "--seed", "4"],

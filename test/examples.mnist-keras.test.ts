@@ -9,8 +9,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import mnistKeras from "../examples/mnist-keras/package.js";
 import { sliceRows } from "../src/data/dataset.js";
-import { loadMnistPackage, saveDataset } from "../src/data/files.js";
-import { partitionDataset } from "../src/data/partition.js";
+import { loadMnistPackage, saveClientSplits } from "../src/data/files.js";
 import { incrementAverage } from "../src/fedn/numpyhelper.js";
 import type { CliContext } from "../src/kit/cli.js";
 import { loadMetadata, loadModel, saveModel } from "../src/node/io.js";
@@ -48,9 +47,7 @@ beforeAll(async () => {
     x_test: sliceRows(all.x_test, 0, 900),
     y_test: sliceRows(all.y_test, 0, 900),
   };
-  for (const [i, part] of partitionDataset(subset, 3).entries()) {
-    await saveDataset(part, join(dir, "data", "clients", String(i + 1), "mnist.npz"), 1);
-  }
+  await saveClientSplits(subset, 3, join(dir, "data", "clients"));
 });
 
 describe("examples/mnist-keras", () => {

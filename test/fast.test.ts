@@ -17,9 +17,10 @@ import {
 } from "../src/models/dense-train.js";
 import { resolveEngine } from "../src/models/fast/dense.js";
 import { closeFastEngine, FastNet } from "../src/models/fast/engine.js";
-import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "../src/models/layout.js";
+import { type DenseStackSpec, MNIST_SPEC } from "../src/models/layout.js";
 import { createRandom } from "../src/models/random.js";
 import { selectBackend } from "../src/node/backend.js";
+import { maxAbsDiff } from "./fixtures/weights.js";
 
 beforeAll(async () => {
   await selectBackend({ backend: "wasm" });
@@ -42,18 +43,6 @@ function syntheticSet(count: number, seed: number, features = 784, classes = 10)
     }
   }
   return { count, features, pixels, divisor: 255, labels };
-}
-
-function maxAbsDiff(a: DenseWeights, b: DenseWeights): number {
-  let max = 0;
-  a.forEach((layer, l) => {
-    for (const key of ["kernel", "bias"] as const) {
-      const u = layer[key];
-      const v = b[l]![key];
-      for (let i = 0; i < u.length; i++) max = Math.max(max, Math.abs(u[i]! - v[i]!));
-    }
-  });
-  return max;
 }
 
 const fast = (threads: number) => ({ engine: "fast" as const, threads });

@@ -17,9 +17,10 @@ import {
   type TrainProgress,
   trainModel,
 } from "../src/models/dense-train.js";
-import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "../src/models/layout.js";
+import { type DenseStackSpec, MNIST_SPEC } from "../src/models/layout.js";
 import { createRandom } from "../src/models/random.js";
 import { selectBackend } from "../src/node/backend.js";
+import { maxAbsDiff } from "./fixtures/weights.js";
 
 beforeAll(async () => {
   await selectBackend({ backend: "wasm" });
@@ -44,18 +45,6 @@ function syntheticSet(count: number, seed: number): ImageSet {
 function batchOf(set: ImageSet, start: number, rows: number): TrainBatch {
   const x = Float32Array.from(set.pixels.subarray(start * 784, (start + rows) * 784));
   return { rows, x, divisor: 255, labels: set.labels.slice(start, start + rows) };
-}
-
-function maxAbsDiff(a: DenseWeights, b: DenseWeights): number {
-  let max = 0;
-  a.forEach((layer, l) => {
-    for (const key of ["kernel", "bias"] as const) {
-      const u = layer[key];
-      const v = b[l]![key];
-      for (let i = 0; i < u.length; i++) max = Math.max(max, Math.abs(u[i]! - v[i]!));
-    }
-  });
-  return max;
 }
 
 describe("stepBackprop agrees with autodiff", () => {
