@@ -47,6 +47,12 @@ describe("one place for each FEDn concern", () => {
     expect(where(pattern)).toEqual(expected);
   });
 
+  it("loads TF.js's packages in one module (by require: Node imports CommonJS at twice the cost)", () => {
+    const loads =
+      /^import (?!type\b)[^;]*from "@tensorflow|(?<!typeof )import\("@tensorflow|require\("@tensorflow/m;
+    expect(where(loads)).toEqual(["node/tfjs.ts"]);
+  });
+
   it("divides by 255 only where MNIST pixels are decoded", () => {
     expect(where(/\/ 255\b/).every((name) => name.startsWith("data/"))).toBe(true);
   });

@@ -31,6 +31,7 @@ import {
   saveModel,
   saveModelWithMetadata,
 } from "../node/io.js";
+import { tfjsCore } from "../node/tfjs.js";
 import {
   type AnyCommand,
   type CliContext,
@@ -204,7 +205,7 @@ async function loadTf<TF>(
   const { selectBackend } = await import("../node/backend.js");
   await selectBackend({ backend, env: ctx.env, log: log(ctx) });
   if (kind.tfjs !== undefined) return kind.tfjs();
-  return (await import("@tensorflow/tfjs-core")) as unknown as TF;
+  return tfjsCore() as unknown as TF;
 }
 
 /** The bundle's folder: a package may ship `demo-<dataFile>` there for `startup` to split. */

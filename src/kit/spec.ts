@@ -111,7 +111,11 @@ export interface Evaluation {
 export interface ModelKind<M, TF = unknown> {
   /** Expected wire arrays (shape, dtype) so a model file is checked from its headers before inflating. */
   readonly wireShapes?: readonly { readonly shape: readonly number[]; readonly dtype: string }[];
-  /** Imports the TF.js this kind uses (`import("@tensorflow/tfjs")`); tfjs-core when absent. */
+  /**
+   * Loads the TF.js this kind uses (`@tensorflow/tfjs` for layers models); tfjs-core when absent.
+   * Prefer `require` (through `createRequire`) to `import()`: TF.js is CommonJS, and Node 20
+   * takes about twice as long to `import` it.
+   */
   tfjs?(): Promise<TF>;
   /** Builds the seed model as the wire list without TF.js (init_seed then starts fast), optional. */
   seed?(seed: number): NdArray[];

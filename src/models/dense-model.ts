@@ -4,20 +4,23 @@
  * `tf.Variable`s in TF.js `(in, out)` layout; converting from and to model files is layout.ts's job.
  */
 
-import * as tf from "@tensorflow/tfjs-core";
+import type * as TF from "@tensorflow/tfjs-core";
 import { ShapeError } from "../errors.js";
+import { tfjsCore } from "../node/tfjs.js";
 import { type DenseStackSpec, type DenseWeights, MNIST_SPEC } from "./layout.js";
 import type { Random } from "./random.js";
 
 export { initDenseWeights } from "./dense-init.js";
 
+const tf = tfjsCore();
+
 /** A model on the current backend. Call `dispose()` when done to free its variables. */
 export interface DenseModel {
   readonly spec: DenseStackSpec;
   /** `(in, out)` kernels, one per layer. */
-  readonly kernels: readonly tf.Variable<tf.Rank.R2>[];
+  readonly kernels: readonly TF.Variable<TF.Rank.R2>[];
   /** `(out,)` biases, one per layer. */
-  readonly biases: readonly tf.Variable<tf.Rank.R1>[];
+  readonly biases: readonly TF.Variable<TF.Rank.R1>[];
   dispose(): void;
 }
 
@@ -109,11 +112,11 @@ export function fillDropoutMask(mask: Float32Array, rate: number, rng: Random): 
  */
 export function forward(
   model: DenseModel,
-  x: tf.Tensor2D,
-  masks?: readonly (tf.Tensor2D | undefined)[],
-): tf.Tensor2D {
+  x: TF.Tensor2D,
+  masks?: readonly (TF.Tensor2D | undefined)[],
+): TF.Tensor2D {
   return tf.tidy(() => {
-    let h: tf.Tensor2D = x;
+    let h: TF.Tensor2D = x;
     const last = model.kernels.length - 1;
     for (let l = 0; l < last; l++) {
       h = tf.fused.matMul({
@@ -121,15 +124,15 @@ export function forward(
         b: model.kernels[l]!,
         bias: model.biases[l]!,
         activation: "relu",
-      }) as tf.Tensor2D;
+      }) as TF.Tensor2D;
       const mask = masks?.[l];
-      if (mask !== undefined) h = tf.mul<tf.Tensor2D>(h, mask);
+      if (mask !== undefined) h = tf.mul<TF.Tensor2D>(h, mask);
     }
     const logits = tf.fused.matMul({
       a: h,
       b: model.kernels[last]!,
       bias: model.biases[last]!,
-    }) as tf.Tensor2D;
-    return tf.logSoftmax<tf.Tensor2D>(logits);
+    }) as TF.Tensor2D;
+    return tf.logSoftmax<TF.Tensor2D>(logits);
   });
 }

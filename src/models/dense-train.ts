@@ -9,19 +9,20 @@
  * - validation and prediction run large chunks built from typed-array views, never slices of a
  *   resident data-set tensor, and the data set itself stays uint8 on the JS heap.
  */
-import { createRequire } from "node:module";
-import * as tf from "@tensorflow/tfjs-core";
+import type * as TF from "@tensorflow/tfjs-core";
+import { tfjsCore, tfjsFull } from "../node/tfjs.js";
 import type { ImageSet } from "./dense.js";
 import type { DenseModel } from "./dense-model.js";
 import { dropoutMasks, fillDropoutMask, forward } from "./dense-model.js";
+import { defaultEngine, type EngineChoice, openFastNet, writeBack } from "./fast/dense.js";
+import type { FastInput } from "./fast/engine.js";
 import { checkLoopOptions } from "./loop-options.js";
 import { createRandom, permutation, type Random, randomSeed } from "./random.js";
 
+const tf = tfjsCore();
+
 /** The PyTorch MNIST package's loop settings: `trainModel`'s defaults when called directly. */
 const PYTORCH_LOOP = Object.freeze({ batchSize: 32, epochs: 1, lr: 0.01 });
-
-import { defaultEngine, type EngineChoice, openFastNet, writeBack } from "./fast/dense.js";
-import type { FastInput } from "./fast/engine.js";
 
 /**
  * One batch on the JS heap: `x` is `(rows, features)` row-major, holding the pixel values before
@@ -83,9 +84,9 @@ class BatchBuilder {
 }
 
 /** The batch's `(rows, features)` input tensor, scaled. Call inside a tidy. */
-function inputTensor(batch: TrainBatch, features: number): tf.Tensor2D {
+function inputTensor(batch: TrainBatch, features: number): TF.Tensor2D {
   const raw = tf.tensor2d(batch.x, [batch.rows, features]);
-  return batch.divisor === 1 ? raw : tf.div<tf.Tensor2D>(raw, batch.divisor);
+  return batch.divisor === 1 ? raw : tf.div<TF.Tensor2D>(raw, batch.divisor);
 }
 
 /** One-hot targets with value `scale` at each label: `(rows, classes)`. */
@@ -106,7 +107,7 @@ function maskTensors(
   masks: readonly (Float32Array | undefined)[],
   rows: number,
   model: DenseModel,
-): (tf.Tensor2D | undefined)[] {
+): (TF.Tensor2D | undefined)[] {
   return masks.map((m, i) =>
     m === undefined ? undefined : tf.tensor2d(m, [rows, model.spec.sizes[i + 1]!]),
   );
@@ -121,9 +122,9 @@ function maskTensors(
  * own variables.
  */
 interface FastState {
-  readonly first: tf.Variable<tf.Rank.R2>;
-  readonly kernels: readonly tf.Variable<tf.Rank.R2>[];
-  readonly biases: readonly tf.Variable<tf.Rank.R1>[];
+  readonly first: TF.Variable<TF.Rank.R2>;
+  readonly kernels: readonly TF.Variable<TF.Rank.R2>[];
+  readonly biases: readonly TF.Variable<TF.Rank.R1>[];
 }
 
 function enterFastState(model: DenseModel): FastState {
@@ -131,7 +132,7 @@ function enterFastState(model: DenseModel): FastState {
   const first = tf.tidy(() =>
     tf.variable(
       tf.concat2d(
-        [tf.transpose(model.kernels[0]!), tf.reshape<tf.Rank.R2>(model.biases[0]!, [outputs, 1])],
+        [tf.transpose(model.kernels[0]!), tf.reshape<TF.Rank.R2>(model.biases[0]!, [outputs, 1])],
         1,
       ),
       true,
@@ -144,7 +145,7 @@ function enterFastState(model: DenseModel): FastState {
 function leaveFastState(state: FastState, model: DenseModel): void {
   const inputs = model.spec.sizes[0]!;
   tf.tidy(() => {
-    const [kernel, bias] = tf.split(state.first, [inputs, 1], 1) as [tf.Tensor2D, tf.Tensor2D];
+    const [kernel, bias] = tf.split(state.first, [inputs, 1], 1) as [TF.Tensor2D, TF.Tensor2D];
     model.kernels[0]!.assign(tf.transpose(kernel));
     // Not tf.reshape: on wasm a reshape shares the (out, 1) buffer, whose recorded rank the
     // fused matMul then rejects for a bias. The 64 values go through JS instead.
@@ -184,10 +185,10 @@ function stepFast(
     );
     const first = tf.transpose(
       tf.fused.matMul({ a: state.first, b: xT, activation: last > 0 ? "relu" : "linear" }),
-    ) as tf.Tensor2D;
+    ) as TF.Tensor2D;
     // inputs[l] is the input of layer l ≥ 1; relu[l] the ReLU output of hidden layer l.
-    const inputs: (tf.Tensor2D | undefined)[] = [undefined];
-    const relu: tf.Tensor2D[] = [];
+    const inputs: (TF.Tensor2D | undefined)[] = [undefined];
+    const relu: TF.Tensor2D[] = [];
     let logits = first;
     for (let l = 0; l < last; l++) {
       const a =
@@ -198,17 +199,17 @@ function stepFast(
               b: state.kernels[l - 1]!,
               bias: state.biases[l - 1]!,
               activation: "relu",
-            }) as tf.Tensor2D);
+            }) as TF.Tensor2D);
       relu.push(a);
       const mask = maskT[l];
-      inputs.push(mask === undefined ? a : tf.mul<tf.Tensor2D>(a, mask));
+      inputs.push(mask === undefined ? a : tf.mul<TF.Tensor2D>(a, mask));
     }
     if (last > 0) {
       logits = tf.fused.matMul({
         a: inputs[last]!,
         b: state.kernels[last - 1]!,
         bias: state.biases[last - 1]!,
-      }) as tf.Tensor2D;
+      }) as TF.Tensor2D;
     }
     let loss: number | undefined;
     if (wantLoss) {
@@ -218,8 +219,8 @@ function stepFast(
     // below is already the SGD update and needs no separate multiply.
     const scale = lr / rows;
     const target = tf.tensor2d(scaledOneHot(batch.labels, classes, scale), [rows, classes]);
-    let g = tf.sub<tf.Tensor2D>(tf.mul(tf.softmax(logits), scale), target);
-    const updates: [tf.Variable, tf.Tensor][] = [];
+    let g = tf.sub<TF.Tensor2D>(tf.mul(tf.softmax(logits), scale), target);
+    const updates: [TF.Variable, TF.Tensor][] = [];
     for (let l = last; l >= 1; l--) {
       const kernel = state.kernels[l - 1]!;
       // hᵀ · g with an explicit transpose: XNNPACK then packs only g (rows × out).
@@ -228,8 +229,8 @@ function stepFast(
       // Through layer l's weights (old values), then the dropout mask and the ReLU below it.
       let d = tf.matMul(g, tf.transpose(kernel));
       const mask = maskT[l - 1];
-      if (mask !== undefined) d = tf.mul<tf.Tensor2D>(d, mask);
-      g = tf.mul<tf.Tensor2D>(d, tf.step(relu[l - 1]!));
+      if (mask !== undefined) d = tf.mul<TF.Tensor2D>(d, mask);
+      g = tf.mul<TF.Tensor2D>(d, tf.step(relu[l - 1]!));
     }
     // Layer 0 and its bias column at once: (xᵀ · g)ᵀ, again packing only g.
     updates.push([state.first, tf.transpose(tf.matMul(xT, g))]);
@@ -270,7 +271,7 @@ let gradientsRegistered = false;
  */
 function ensureGradients(): void {
   if (gradientsRegistered) return;
-  createRequire(import.meta.url)("@tensorflow/tfjs");
+  tfjsFull();
   gradientsRegistered = true;
 }
 
@@ -295,7 +296,7 @@ export function stepAutodiff(
     const target = tf.tensor2d(scaledOneHot(batch.labels, classes, 1), [rows, classes]);
     const variables = [...model.kernels, ...model.biases];
     const { value, grads } = tf.variableGrads(
-      () => tf.neg(tf.mean(tf.sum(tf.mul(forward(model, x, maskT), target), 1))) as tf.Scalar,
+      () => tf.neg(tf.mean(tf.sum(tf.mul(forward(model, x, maskT), target), 1))) as TF.Scalar,
       variables,
     );
     const loss = wantLoss ? value.dataSync()[0] : undefined;
@@ -467,7 +468,7 @@ function forEachChunk(
     const output = tf.tidy(() => {
       const raw = tf.tensor2d(x, [rows, features]);
       const divisor = pixels instanceof Uint8Array ? set.divisor : 1;
-      const input = divisor === 1 ? raw : tf.div<tf.Tensor2D>(raw, divisor);
+      const input = divisor === 1 ? raw : tf.div<TF.Tensor2D>(raw, divisor);
       return forward(model, input);
     });
     const logp = output.dataSync() as Float32Array;

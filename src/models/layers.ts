@@ -12,6 +12,7 @@ import type * as TF from "@tensorflow/tfjs";
 import { formatShape, type NdArray, sizeOf } from "../codec/ndarray.js";
 import { ShapeError, UsageError } from "../errors.js";
 import type { Dataset, ModelKind, TrainLoopOptions, TrainResult } from "../kit/spec.js";
+import { tfjsFull } from "../node/tfjs.js";
 import { checkLoopOptions } from "./loop-options.js";
 import { createRandom, permutation, randomSeed } from "./random.js";
 
@@ -446,9 +447,9 @@ export function layersModel<T = unknown, Model = unknown>(
     return found;
   };
   const kind: ModelKind<LayersModelHandle<Model>, T> = {
-    // The layers API lives in the full TF.js package; imported here so a bundle holds it only
+    // The layers API lives in the full TF.js package; loaded here so a bundle holds it only
     // for packages that use this kind.
-    tfjs: () => import("@tensorflow/tfjs") as Promise<unknown> as Promise<T>,
+    tfjs: async () => tfjsFull() as T,
     init(tf, seed) {
       const model = options.build(tf, seed) as unknown as TF.LayersModel;
       try {

@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.js";
+import { tfjsCore, tfjsCpu, tfjsNode, tfjsWasm } from "./tfjs.js";
 
 type Tf = typeof import("@tensorflow/tfjs-core");
 
@@ -35,13 +36,9 @@ export interface SelectBackendOptions {
 
 let selected: BackendChoice | undefined;
 
-// A variable specifier keeps TypeScript and esbuild from resolving a package that is usually
-// not installed; a static import would fail the build or the bundle.
-const TFJS_NODE = "@tensorflow/tfjs-node";
-
 async function tryNode(tf: Tf): Promise<BackendChoice | string> {
   try {
-    await import(TFJS_NODE);
+    tfjsNode();
     if (await tf.setBackend("tensorflow")) {
       return { name: "tensorflow", description: "tensorflow (tfjs-node, native)" };
     }
@@ -94,7 +91,7 @@ async function tryWasm(tf: Tf): Promise<BackendChoice | string> {
     return `the wasm backend's .wasm files are missing (looked for ${WASM_SIMD_FILE} in ${found.looked.join(" and ")}; \`fedn-tfjs package build\` copies them beside the bundle)`;
   }
   try {
-    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    const wasm = tfjsWasm();
     wasm.setWasmPaths(`${found.dir}/`);
     // tf.getBackend() can still say "wasm" after a failed initialisation: trust only this.
     if (!(await tf.setBackend("wasm"))) return "the wasm backend did not initialise";
@@ -109,7 +106,7 @@ async function tryWasm(tf: Tf): Promise<BackendChoice | string> {
 
 async function tryCpu(tf: Tf): Promise<BackendChoice | string> {
   try {
-    await import("@tensorflow/tfjs-backend-cpu");
+    tfjsCpu();
     if (await tf.setBackend("cpu")) return { name: "cpu", description: "cpu (pure JavaScript)" };
     return "the cpu backend did not initialise";
   } catch (error) {
@@ -149,7 +146,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   if (selected !== undefined && (request === "auto" || sameBackend(request, selected))) {
     return selected;
   }
-  const tf = await import("@tensorflow/tfjs-core");
+  const tf = tfjsCore();
   // Production mode silences TF.js's own console output (the cpu backend advertises tfjs-node
   // on stderr at first use); the choice is reported once through `log` instead.
   tf.enableProdMode();

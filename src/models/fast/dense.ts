@@ -2,11 +2,13 @@
  * The bridge between TF.js dense stacks (src/mnist/model.ts's `DenseModel`) and the fast engine:
  * moving the weights between the model's variables and the engine's memory.
  */
-import * as tf from "@tensorflow/tfjs-core";
+import { tfjsCore } from "../../node/tfjs.js";
 import type { DenseModel } from "../dense-model.js";
 import { FastNet } from "./engine.js";
 
 export { defaultEngine, type EngineChoice, resolveEngine } from "./options.js";
+
+const tf = tfjsCore();
 
 /** The fast engine's copy of `model`, for batches of up to `maxRows` rows. */
 export function openFastNet(model: DenseModel, maxRows: number, threads: number): FastNet {
