@@ -16,9 +16,8 @@ import {
 import { encodeModel } from "../src/fedn/numpyhelper.js";
 import { createRandom } from "../src/models/random.js";
 import { parsePythonJson } from "../src/node/io.js";
-import { numpyMissing } from "./fixtures/python.js";
+import { numpyMissing, PYTHON } from "./fixtures/python.js";
 
-const PYTHON = process.env.FEDN_TFJS_PYTHON ?? "python3";
 const ORACLE = resolve(import.meta.dirname, "fixtures", "fedn_aggregate.py");
 const SHAPES = [[20, 7], [7], [3, 20], [3]];
 

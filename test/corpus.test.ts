@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { numpyMissing } from "./fixtures/python.js";
+import { numpyMissing, PYTHON } from "./fixtures/python.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const PROGRAMS = {
@@ -49,7 +49,7 @@ let cases: Case[];
 beforeAll(() => {
   if (noNumpy) return;
   dir = mkdtempSync(join(tmpdir(), "corpus-"));
-  const made = spawnSync("python3", [join(ROOT, "test", "corpus", "make_corpus.py"), dir], {
+  const made = spawnSync(PYTHON, [join(ROOT, "test", "corpus", "make_corpus.py"), dir], {
     encoding: "utf8",
   });
   if (made.status !== 0) throw new Error(`make_corpus.py failed: ${made.stderr}`);

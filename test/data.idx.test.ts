@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { NdArray } from "../src/codec/ndarray.js";
 import { encodeIdx, isGzip, parseIdx } from "../src/data/idx.js";
 import { FormatError } from "../src/errors.js";
+import { PYTHON } from "./fixtures/python.js";
 
 /** An IDX file from raw header fields, for malformed cases. */
 function idx(magic: number[], dims: number[], data: number[]): Uint8Array {
@@ -163,7 +164,7 @@ describe("parseIdx against numpy on real files", () => {
         "print(bool(ok_l), bool(ok_i))",
       ].join("\n");
       const out = execFileSync(
-        "python3",
+        PYTHON,
         ["-c", script, join(dir, "labels.bin"), join(dir, "images.bin")],
         {
           encoding: "utf8",

@@ -13,6 +13,7 @@ import { DataError, IoError, UsageError } from "../src/errors.js";
 import { type CliContext, type Program, runCli } from "../src/kit/cli.js";
 import { loadNpz, saveNpz } from "../src/node/io.js";
 import data from "../src/tools/data.js";
+import { PYTHON } from "./fixtures/python.js";
 
 function recorder(cwd: string, env: Record<string, string> = {}) {
   let out = "";
@@ -122,7 +123,7 @@ function numpyCheckSplits(source: string, dir: string, parts: number): string {
     "    out.append(f'{k}:{total}+{s[k].shape[0] - total}')",
     "print(' '.join(out))",
   ].join("\n");
-  return execFileSync("python3", ["-c", script, source, dir, String(parts)], {
+  return execFileSync(PYTHON, ["-c", script, source, dir, String(parts)], {
     encoding: "utf8",
   }).trim();
 }

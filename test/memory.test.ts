@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { numpyMissing, python } from "./fixtures/python.js";
+import { numpyMissing, PYTHON, python } from "./fixtures/python.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const TIME = "/usr/bin/time";
@@ -32,7 +32,7 @@ let data: string;
 beforeAll(() => {
   if (missing) return;
   dir = mkdtempSync(join(tmpdir(), "bombs-"));
-  const made = spawnSync("python3", [join(ROOT, "test", "corpus", "make_bombs.py"), dir], {
+  const made = spawnSync(PYTHON, [join(ROOT, "test", "corpus", "make_bombs.py"), dir], {
     encoding: "utf8",
   });
   if (made.status !== 0) throw new Error(`make_bombs.py failed: ${made.stderr}`);

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PYTHON } from "./fixtures/python.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(root, "dist", "bin", "cli.js");
@@ -37,7 +38,7 @@ function nodeModulesAbove(dir: string): string[] {
 }
 
 function python(script: string, ...args: string[]): string {
-  return execFileSync("python3", ["-c", script, ...args], { encoding: "utf8" }).trim();
+  return execFileSync(PYTHON, ["-c", script, ...args], { encoding: "utf8" }).trim();
 }
 
 const NUMPY_MODEL = [

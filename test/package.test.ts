@@ -20,6 +20,7 @@ import { type CliContext, type Program, runCli } from "../src/kit/cli.js";
 import { createPackage, listPackageFiles } from "../src/tools/archive.js";
 import packageCreate from "../src/tools/package.js";
 import packageBuild from "../src/tools/package-build.js";
+import { PYTHON } from "./fixtures/python.js";
 
 describe("fnmatch (Python's, as FEDn's .fednignore uses it)", () => {
   const cases: [string, string][] = [
@@ -54,7 +55,7 @@ describe("fnmatch (Python's, as FEDn's .fednignore uses it)", () => {
     const script =
       "import fnmatch, json, sys\nprint(json.dumps([fnmatch.fnmatchcase(n, p) for n, p in json.load(sys.stdin)]))";
     const expected = JSON.parse(
-      execFileSync("python3", ["-c", script], { input: JSON.stringify(cases), encoding: "utf8" }),
+      execFileSync(PYTHON, ["-c", script], { input: JSON.stringify(cases), encoding: "utf8" }),
     ) as boolean[];
     expect(cases.map(([name, pattern]) => fnmatch(name, pattern))).toEqual(expected);
   });
@@ -66,7 +67,7 @@ describe("fnmatch (Python's, as FEDn's .fednignore uses it)", () => {
     const script =
       "import fnmatch, json, sys\nprint(json.dumps([fnmatch.fnmatchcase(n, p) for n, p in json.load(sys.stdin)]))";
     const expected = JSON.parse(
-      execFileSync("python3", ["-c", script], { input: JSON.stringify(cases), encoding: "utf8" }),
+      execFileSync(PYTHON, ["-c", script], { input: JSON.stringify(cases), encoding: "utf8" }),
     ) as boolean[];
     const mismatches = cases.filter(([n, p], i) => fnmatch(n, p) !== expected[i]);
     expect(mismatches).toEqual([]);
@@ -214,7 +215,7 @@ describe("createPackage / fedn-tfjs package create", () => {
       "client/train.sh",
     ]);
     const listing = execFileSync(
-      "python3",
+      PYTHON,
       [
         "-c",
         "import sys, tarfile\nt = tarfile.open(sys.argv[1], 'r:gz')\nprint('\\n'.join(f'{m.name} {m.size} {m.uid}' for m in t.getmembers()))\nprint(t.extractfile('client/train.sh').read().decode(), end='')",

@@ -11,12 +11,11 @@ import { parsePythonJson } from "../src/node/io.js";
 import { createPackage } from "../src/tools/archive.js";
 import { type SimulationResults, simulateFederation } from "../src/tools/federation.js";
 import simulateCommand from "../src/tools/simulate.js";
-import { numpyMissing } from "./fixtures/python.js";
+import { numpyMissing, PYTHON } from "./fixtures/python.js";
 
 const repo = resolve(import.meta.dirname, "..");
 const entrypoint = join(repo, "dist", "bin", "entrypoint.js");
 const ORACLE = join(repo, "test", "fixtures", "fedn_aggregate.py");
-const PYTHON = process.env.FEDN_TFJS_PYTHON ?? "python3";
 let dir: string;
 let clientData: string[];
 
