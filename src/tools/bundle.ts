@@ -39,9 +39,12 @@ export interface BuildResult {
  */
 export const WASM_FILES = ["tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm.wasm"] as const;
 
-// esbuild turns `require` of Node built-ins inside bundled CommonJS into a throwing stub in ESM
-// output; a real `require` (and `__dirname`, which emscripten's glue reads) fixes both.
-const ESM_BANNER = [
+/**
+ * esbuild turns `require` of Node built-ins inside bundled CommonJS into a throwing stub in ESM
+ * output; a real `require` (and `__dirname`, which emscripten's glue reads) fixes both. Also the
+ * banner of this repository's own bins (scripts/build-bins.mjs).
+ */
+export const ESM_BANNER = [
   'import { createRequire as __fednCreateRequire } from "node:module";',
   'import { fileURLToPath as __fednFileURLToPath } from "node:url";',
   'import { dirname as __fednDirname } from "node:path";',
