@@ -2,7 +2,8 @@
  * Picks the TensorFlow.js backend at run time: tfjs-node when it loads (an optional dependency
  * that needs a native libtensorflow download, so it is often absent), else the wasm backend with
  * SIMD, else the pure-JS cpu backend. Nothing happens at import: TF.js and its backends are
- * imported inside `selectBackend`, so importing this module (or `--help`) costs nothing.
+ * loaded (through node/tfjs.ts) inside `selectBackend`, so importing this module (or `--help`)
+ * costs nothing.
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
