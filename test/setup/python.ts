@@ -5,20 +5,15 @@
  * numpy cannot be used ("" when it can). Worker processes inherit both; a value set by the user
  * is kept.
  */
-import { spawnSync } from "node:child_process";
+import { probeNumpy } from "../fixtures/python.js";
 
 export default function setup(): void {
   if (process.env.FEDN_TFJS_NUMPY_MISSING !== undefined) return;
-  const python = process.env.FEDN_TFJS_PYTHON ?? "python3";
-  const result = spawnSync(python, ["-c", "import sys, numpy; print(sys.executable)"], {
-    encoding: "utf8",
-  });
-  const executable = result.stdout?.trim() ?? "";
-  if (result.status === 0 && executable !== "") {
-    process.env.FEDN_TFJS_PYTHON = executable;
+  const found = probeNumpy(process.env.FEDN_TFJS_PYTHON ?? "python3");
+  if ("executable" in found) {
+    process.env.FEDN_TFJS_PYTHON = found.executable;
     process.env.FEDN_TFJS_NUMPY_MISSING = "";
   } else {
-    const why = result.error?.message ?? result.stderr?.trim().split("\n").pop();
-    process.env.FEDN_TFJS_NUMPY_MISSING = `needs ${python} with numpy (${why})`;
+    process.env.FEDN_TFJS_NUMPY_MISSING = found.missing;
   }
 }
