@@ -29,8 +29,67 @@ typedef unsigned char u8;
 #define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul((a), (b)), (c))
 #endif
 
-__attribute__((import_module("env"), import_name("exp"))) f64 js_exp(f64);
-__attribute__((import_module("env"), import_name("log"))) f64 js_log(f64);
+/* e^x and ln x in double precision, in the module: calls out to JavaScript's Math.exp and
+ * Math.log cost more than layers 2 and 3 together. e^x: range reduction x = k ln2 + r, |r| <= ln2/2 (ln2 split in two so
+ * k ln2 is exact), then Taylor to r^13 (truncation below 1e-17) and 2^k from the exponent bits;
+ * within a few ulp of Math.exp. Below -708 the result would be subnormal: 0. */
+static inline f64 exp_f64(f64 x) {
+  if (!(x > -708.0)) return x != x ? x : 0.0;
+  if (x > 709.0) return __builtin_inf();
+  const f64 ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  f64 k = __builtin_rint(x * 1.44269504088896338700e+00);
+  f64 r = (x - k * ln2_hi) - k * ln2_lo;
+  f64 p = 1.0 / 6227020800.0;
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  union { unsigned long long u; f64 d; } scale = {(unsigned long long)((long long)k + 1023) << 52};
+  return p * scale.d;
+}
+
+/* ln x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh((m - 1) / (m + 1)) by its
+ * series to u^19 (|u| <= 0.172: truncation below 1e-17), e ln2 split in two. Within a few ulp
+ * of Math.log; 0, negatives, infinities and NaN as Math.log. */
+static inline f64 log_f64(f64 x) {
+  if (!(x > 0 && x <= 1.7976931348623157e308)) return x == 0 ? -__builtin_inf() : x > 0 ? x : (x - x) / (x - x);
+  f64 e = 0;
+  if (x < 2.2250738585072014e-308) {
+    x *= 18014398509481984.0; /* 2^54: a subnormal made normal */
+    e = -54;
+  }
+  union { unsigned long long u; f64 d; } b = {0};
+  b.d = x;
+  e += (f64)((long long)((b.u >> 52) & 0x7ff) - 1023);
+  b.u = (b.u & 0x000fffffffffffffULL) | 0x3ff0000000000000ULL;
+  f64 m = b.d;
+  if (m > 1.4142135623730951) {
+    m *= 0.5;
+    e += 1;
+  }
+  f64 u = (m - 1) / (m + 1), u2 = u * u;
+  f64 q = 1.0 / 19;
+  q = q * u2 + 1.0 / 17;
+  q = q * u2 + 1.0 / 15;
+  q = q * u2 + 1.0 / 13;
+  q = q * u2 + 1.0 / 11;
+  q = q * u2 + 1.0 / 9;
+  q = q * u2 + 1.0 / 7;
+  q = q * u2 + 1.0 / 5;
+  q = q * u2 + 1.0 / 3;
+  q = q * u2 + 1;
+  const f64 ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  return e * ln2_hi + (e * ln2_lo + 2 * u * q);
+}
 
 /* The plan (int32 words). Per layer l (0-based, L layers), at PLAN_LAYER + l * LAYER_WORDS. */
 enum {
@@ -38,7 +97,7 @@ enum {
   PLAN_ROWS = 1,       /* rows in this batch */
   PLAN_INPUT_MODE = 2, /* 0: float32 input at X; 1: uint8 at XU8, divided by DIV; 2: times MUL */
   PLAN_XU8 = 3,        /* uint8 input, rows x sizes[0] */
-  PLAN_X = 4,          /* float32 input, rows x sizes[0] */
+  PLAN_X = 4,          /* float32 input, rows x round4(sizes[0]), zero padded */
   PLAN_LABELS = 5,     /* int32 labels, rows */
   PLAN_DIV = 6,        /* f32 bits */
   PLAN_MUL = 7,        /* f32 bits */
@@ -48,13 +107,17 @@ enum {
   PLAN_PRED = 11,      /* int32 per row: argmax (evaluation) */
   PLAN_LOSS = 12,      /* f64 per row: NLL in training (for the logged loss) */
   PLAN_SCRATCH = 13,   /* int32 scratch of each thread t, at PLAN_SCRATCH + t * PLAN_SCRATCH_STRIDE */
-  PLAN_SCRATCH_STRIDE = 14, /* bytes; at least 4 * max(rows, widest layer input) */
-  PLAN_LAYER = 16,
+  PLAN_SCRATCH_STRIDE = 14, /* bytes, a multiple of 16: two halves of at least max(rows, widest
+                             * layer) + 4 int32s each */
+  PLAN_X_STRIDE = 15,  /* bytes from thread t's copy of X to thread t + 1's */
+  PLAN_SCRATCH_PART = 16, /* ints in each of the two lists at the start of a thread's scratch */
+  PLAN_MAX_ROWS = 17,  /* the most rows a batch may have (sizes the scratch regions) */
+  PLAN_LAYER = 20,
   LAYER_WORDS = 10,
   /* per layer */
   L_IN = 0,
   L_OUT = 1,
-  L_W = 2,    /* (in, out) row-major */
+  L_W = 2,    /* (in, out) row-major; the first layer (out, round4(in)), see first_forward_row */
   L_B = 3,    /* (out,) */
   L_H = 4,    /* output activations (rows x out); the last layer's hold logits, then log-probs */
   L_G = 5,    /* gradient wrt the pre-activation (rows x out), scaled by lr / rows */
@@ -67,41 +130,69 @@ static inline f32 PF(const i32 *plan, i32 word) { return ((const f32 *)plan)[wor
 static inline const i32 *LAYER(const i32 *plan, i32 l) { return plan + PLAN_LAYER + l * LAYER_WORDS; }
 #define PTR(type, offset) ((type *)(__SIZE_TYPE__)(offset))
 
-/* Input rows r0..r1 as float32 in X. uint8 is divided (not multiplied) when DIV is set, which
- * rounds exactly like TF.js's `x / 255`. */
-static void convert_input(const i32 *plan, i32 r0, i32 r1) {
-  i32 mode = P(plan, PLAN_INPUT_MODE);
-  if (mode == 0) return;
-  i32 n = LAYER(plan, 0)[L_IN];
-  const u8 *src = PTR(const u8, P(plan, PLAN_XU8)) + r0 * n;
-  f32 *dst = PTR(f32, P(plan, PLAN_X)) + r0 * n;
-  i32 count = (r1 - r0) * n;
-  i32 k = 0;
-  if (mode == 1) {
-    f32 d = PF(plan, PLAN_DIV);
-    v128_t vd = wasm_f32x4_splat(d);
-    for (; k + 16 <= count; k += 16) {
-      v128_t b = wasm_v128_load(src + k);
-      v128_t lo = wasm_u16x8_extend_low_u8x16(b), hi = wasm_u16x8_extend_high_u8x16(b);
-      wasm_v128_store(dst + k, wasm_f32x4_div(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(lo)), vd));
-      wasm_v128_store(dst + k + 4, wasm_f32x4_div(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(lo)), vd));
-      wasm_v128_store(dst + k + 8, wasm_f32x4_div(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(hi)), vd));
-      wasm_v128_store(dst + k + 12, wasm_f32x4_div(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(hi)), vd));
+/* n rounded up to a multiple of 4: the first layer's input rows and weight rows are padded to
+ * whole vectors with zeros. */
+static inline i32 round4(i32 n) { return (n + 3) & ~3; }
+
+/* Four uint8 values (the low four lanes of u16x8 `h`, or the high four) as float32, divided by
+ * d (mode 1: rounds exactly like TF.js's `x / 255`) or multiplied by it (mode 2). */
+static inline v128_t u8_to_f32(v128_t u32, i32 mode, v128_t d) {
+  v128_t f = wasm_f32x4_convert_u32x4(u32);
+  return mode == 1 ? wasm_f32x4_div(f, d) : wasm_f32x4_mul(f, d);
+}
+
+/* Appends the offsets k..k+12 of the 4-value blocks whose bit is set in `bits` (4 bits). */
+static inline i32 append_blocks(i32 *list, i32 n, i32 k, i32 bits) {
+  list[n] = k;
+  n += bits & 1;
+  list[n] = k + 4;
+  n += (bits >> 1) & 1;
+  list[n] = k + 8;
+  n += (bits >> 2) & 1;
+  list[n] = k + 12;
+  return n + ((bits >> 3) & 1);
+}
+
+/* Row r of the batch as float32 at x (n values, then zeros up to round4(n)); lists the float
+ * offsets of its non-zero 4-value blocks, in order, and returns their count. Runs of 16 zero
+ * pixels, common in image backgrounds, are stored as zeros without a division. Float input
+ * (mode 0) was written there by the TypeScript side and is only listed. */
+static i32 convert_row(const i32 *plan, i32 r, i32 n, f32 *x, i32 *list) {
+  i32 mode = P(plan, PLAN_INPUT_MODE), n4 = round4(n), count = 0, k = 0;
+  if (mode == 0) {
+    for (; k < n4; k += 4) {
+      list[count] = k;
+      count += wasm_v128_any_true(wasm_v128_load(x + k));
     }
-    for (; k < count; k++) dst[k] = (f32)src[k] / d;
-  } else {
-    f32 m = PF(plan, PLAN_MUL);
-    v128_t vm = wasm_f32x4_splat(m);
-    for (; k + 16 <= count; k += 16) {
-      v128_t b = wasm_v128_load(src + k);
-      v128_t lo = wasm_u16x8_extend_low_u8x16(b), hi = wasm_u16x8_extend_high_u8x16(b);
-      wasm_v128_store(dst + k, wasm_f32x4_mul(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(lo)), vm));
-      wasm_v128_store(dst + k + 4, wasm_f32x4_mul(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(lo)), vm));
-      wasm_v128_store(dst + k + 8, wasm_f32x4_mul(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(hi)), vm));
-      wasm_v128_store(dst + k + 12, wasm_f32x4_mul(wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(hi)), vm));
-    }
-    for (; k < count; k++) dst[k] = (f32)src[k] * m;
+    return count;
   }
+  const u8 *src = PTR(const u8, P(plan, PLAN_XU8)) + r * n;
+  f32 d = mode == 1 ? PF(plan, PLAN_DIV) : PF(plan, PLAN_MUL);
+  v128_t vd = wasm_f32x4_splat(d), zero = wasm_f32x4_splat(0);
+  for (; k + 16 <= n; k += 16) {
+    v128_t b = wasm_v128_load(src + k);
+    if (!wasm_v128_any_true(b)) {
+      wasm_v128_store(x + k, zero);
+      wasm_v128_store(x + k + 4, zero);
+      wasm_v128_store(x + k + 8, zero);
+      wasm_v128_store(x + k + 12, zero);
+      continue;
+    }
+    count = append_blocks(list, count, k, wasm_i32x4_bitmask(wasm_i32x4_ne(b, wasm_i32x4_splat(0))));
+    v128_t lo = wasm_u16x8_extend_low_u8x16(b), hi = wasm_u16x8_extend_high_u8x16(b);
+    wasm_v128_store(x + k, u8_to_f32(wasm_u32x4_extend_low_u16x8(lo), mode, vd));
+    wasm_v128_store(x + k + 4, u8_to_f32(wasm_u32x4_extend_high_u16x8(lo), mode, vd));
+    wasm_v128_store(x + k + 8, u8_to_f32(wasm_u32x4_extend_low_u16x8(hi), mode, vd));
+    wasm_v128_store(x + k + 12, u8_to_f32(wasm_u32x4_extend_high_u16x8(hi), mode, vd));
+  }
+  i32 tail = k;
+  for (; k < n; k++) x[k] = mode == 1 ? (f32)src[k] / d : (f32)src[k] * d;
+  for (; k < n4; k++) x[k] = 0;
+  for (k = tail; k < n4; k += 4) {
+    list[count] = k;
+    count += wasm_v128_any_true(wasm_v128_load(x + k));
+  }
+  return count;
 }
 
 /* The epilogue of a dense layer on one value: bias, activation, dropout mask. */
@@ -223,33 +314,6 @@ static void dense_forward(const f32 *in, i32 n_in, const f32 *w, const f32 *b, f
   }
 }
 
-/* Forward pass over rows r0..r1 of the plan's batch: the last layer's H holds the logits. */
-__attribute__((export_name("forward_rows"))) void forward_rows(const i32 *plan, i32 r0, i32 r1, i32 t) {
-  convert_input(plan, r0, r1);
-  i32 *list = PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
-  i32 L = P(plan, PLAN_LAYERS);
-  i32 train = P(plan, PLAN_TRAIN);
-  const f32 *in = PTR(const f32, P(plan, PLAN_X));
-  for (i32 l = 0; l < L; l++) {
-    const i32 *ly = LAYER(plan, l);
-    i32 last = l == L - 1;
-    const f32 *mask = train && !last ? PTR(const f32, ly[L_MASK]) : 0;
-    f32 *out = PTR(f32, ly[L_H]);
-    dense_forward(in, ly[L_IN], PTR(const f32, ly[L_W]), PTR(const f32, ly[L_B]), out, ly[L_OUT],
-                  !last && ly[L_ACT] == 1, mask, r0, r1, list);
-    in = out;
-  }
-}
-
-/* Log-softmax of one row in place (max-shifted, sums in double); returns log-sum-exp. */
-static f64 log_softmax_row(f32 *z, i32 n) {
-  f32 m = z[0];
-  for (i32 c = 1; c < n; c++) if (z[c] > m) m = z[c];
-  f64 s = 0;
-  for (i32 c = 0; c < n; c++) s += js_exp((f64)(z[c] - m));
-  return (f64)m + js_log(s);
-}
-
 /* The lane sums of four accumulators as one vector (lane k: the sum of a_k's lanes). */
 static inline v128_t reduce4x4(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
   v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
@@ -257,9 +321,163 @@ static inline v128_t reduce4x4(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
   return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
 }
 
+/* The first layer is stored transposed, W0T (out, round4(in)): output j's weights are one
+ * contiguous row, so that
+ * - the forward pass computes only the outputs dropout keeps, each as a dot product over the
+ *   input's non-zero blocks (half of Fashion-MNIST's pixels are zero, and dropout at 0.5 drops
+ *   half the outputs: about a quarter of the dense work);
+ * - the update of output j's row sums only the batch rows whose gradient at j is not zero
+ *   (ReLU and dropout leave about one in five), and threads split the outputs, so each writes
+ *   its own rows of W0T.
+ * Each output's sum runs over the blocks in order in four lanes and is reduced the same way
+ * wherever it sits in a group, so the result does not depend on which outputs are kept around
+ * it or on the thread count. */
+
+/* The dot products of x with the weight rows cols[c..c+4) over the listed blocks, reduced. */
+#define FIRST_DOT(N)                                                                             \
+  static inline __attribute__((always_inline)) void first_dot##N(                                \
+      const f32 *x, const i32 *blk, i32 nblk, const f32 *wt, i32 n4, const i32 *cols, v128_t *s) { \
+    const f32 *w[N];                                                                             \
+    v128_t a[N];                                                                                 \
+    _Pragma("clang loop unroll(full)") for (i32 k = 0; k < N; k++) {                             \
+      w[k] = wt + cols[k] * n4;                                                                  \
+      a[k] = wasm_f32x4_splat(0);                                                                \
+    }                                                                                            \
+    for (i32 q = 0; q < nblk; q++) {                                                             \
+      i32 o = blk[q];                                                                            \
+      v128_t xv = wasm_v128_load(x + o);                                                         \
+      _Pragma("clang loop unroll(full)") for (i32 k = 0; k < N; k++)                             \
+        a[k] = MADD(xv, wasm_v128_load(w[k] + o), a[k]);                                         \
+    }                                                                                            \
+    _Pragma("clang loop unroll(full)") for (i32 k = 0; k < N; k += 4)                            \
+      s[k / 4] = reduce4x4(a[k], a[k + 1 < N ? k + 1 : N - 1], a[k + 2 < N ? k + 2 : N - 1],      \
+                           a[k + 3 < N ? k + 3 : N - 1]);                                        \
+  }
+FIRST_DOT(6)
+FIRST_DOT(4)
+
+/* Writes output cols[c] of one row: bias, activation, mask. */
+static inline void first_put(f32 *out, const f32 *b, i32 relu, const f32 *mask, i32 j, f32 v) {
+  out[j] = finish1(v, b[j], relu, mask, j);
+}
+
+/* Row x (its non-zero blocks listed) through the first layer into out (n_out values): only the
+ * outputs the row's mask keeps are computed, the others are 0. `cols` is scratch for
+ * n_out + 3 ints. */
+static void first_forward_row(const f32 *x, const i32 *blk, i32 nblk, const f32 *wt, i32 n4,
+                              const f32 *b, f32 *out, i32 n_out, i32 relu, const f32 *mask,
+                              i32 *cols) {
+  i32 nc = 0;
+  if (mask) {
+    for (i32 j = 0; j < n_out; j++) {
+      cols[nc] = j;
+      nc += mask[j] != 0;
+      out[j] = 0;
+    }
+  } else {
+    for (i32 j = 0; j < n_out; j++) cols[j] = j;
+    nc = n_out;
+  }
+  if (nc == 0) return;
+  /* Whole groups of 4: the last group repeats the last kept output, whose value is written
+   * again unchanged. */
+  cols[nc] = cols[nc + 1] = cols[nc + 2] = cols[nc - 1];
+  i32 c = 0;
+  v128_t s[2];
+#define PUT4(S, C)                                                   \
+  do {                                                               \
+    first_put(out, b, relu, mask, (C)[0], wasm_f32x4_extract_lane(S, 0)); \
+    first_put(out, b, relu, mask, (C)[1], wasm_f32x4_extract_lane(S, 1)); \
+    first_put(out, b, relu, mask, (C)[2], wasm_f32x4_extract_lane(S, 2)); \
+    first_put(out, b, relu, mask, (C)[3], wasm_f32x4_extract_lane(S, 3)); \
+  } while (0)
+  for (; c + 6 <= nc; c += 6) {
+    first_dot6(x, blk, nblk, wt, n4, cols + c, s);
+    PUT4(s[0], cols + c);
+    first_put(out, b, relu, mask, cols[c + 4], wasm_f32x4_extract_lane(s[1], 0));
+    first_put(out, b, relu, mask, cols[c + 5], wasm_f32x4_extract_lane(s[1], 1));
+  }
+  for (; c < nc; c += 4) {
+    first_dot4(x, blk, nblk, wt, n4, cols + c, s);
+    PUT4(s[0], cols + c);
+  }
+#undef PUT4
+}
+
+/* Thread t's copy of the batch's input rows as float32 (each thread converts the whole batch of
+ * uint8 rows: cheaper than waiting for another's half, and its update reads only its own copy). */
+static inline f32 *input_copy(const i32 *plan, i32 t) {
+  /* Float input is written once, by the TypeScript side, and only read. */
+  if (P(plan, PLAN_INPUT_MODE) == 0) t = 0;
+  return PTR(f32, P(plan, PLAN_X) + t * P(plan, PLAN_X_STRIDE));
+}
+
+/* Phase 1 of thread t of T: the first layer's outputs j0..j1 (its share of W0T's rows) for every
+ * row of the batch. In training, the outputs dropout drops are 0 and not computed. */
+__attribute__((export_name("first_forward"))) void first_forward(const i32 *plan, i32 t, i32 T) {
+  i32 *scratch = PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
+  i32 *other = scratch + P(plan, PLAN_SCRATCH_PART);
+  i32 L = P(plan, PLAN_LAYERS), rows = P(plan, PLAN_ROWS);
+  const i32 *first = LAYER(plan, 0);
+  i32 n = first[L_IN], n4 = round4(n), n_out = first[L_OUT];
+  i32 j0 = n_out * t / T, j1 = n_out * (t + 1) / T;
+  i32 last = L == 1;
+  const f32 *mask = P(plan, PLAN_TRAIN) && !last ? PTR(const f32, first[L_MASK]) : 0;
+  i32 relu = !last && first[L_ACT] == 1;
+  f32 *x = input_copy(plan, t);
+  f32 *h = PTR(f32, first[L_H]);
+  const f32 *wt = PTR(const f32, first[L_W]);
+  const f32 *b = PTR(const f32, first[L_B]);
+  for (i32 r = 0; r < rows; r++) {
+    f32 *xr = x + r * n4;
+    i32 nblk = convert_row(plan, r, n, xr, scratch);
+    if (j0 == j1) continue;
+    /* Outputs j0..j1 as a layer of their own: offset weights, bias, output and mask. */
+    first_forward_row(xr, scratch, nblk, wt + j0 * n4, n4, b + j0, h + r * n_out + j0, j1 - j0, relu,
+                      mask ? mask + r * n_out + j0 : 0, other);
+  }
+}
+
+/* Phase 2 (rows r0..r1, after every thread's phase 1): the layers above the first. The last
+ * layer's H holds the logits. */
+__attribute__((export_name("rest_forward"))) void rest_forward(const i32 *plan, i32 r0, i32 r1, i32 t) {
+  i32 *scratch = PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
+  i32 L = P(plan, PLAN_LAYERS);
+  i32 train = P(plan, PLAN_TRAIN);
+  const f32 *in = PTR(const f32, LAYER(plan, 0)[L_H]);
+  for (i32 l = 1; l < L; l++) {
+    const i32 *ly = LAYER(plan, l);
+    i32 last = l == L - 1;
+    const f32 *mask = train && !last ? PTR(const f32, ly[L_MASK]) : 0;
+    f32 *out = PTR(f32, ly[L_H]);
+    dense_forward(in, ly[L_IN], PTR(const f32, ly[L_W]), PTR(const f32, ly[L_B]), out, ly[L_OUT],
+                  !last && ly[L_ACT] == 1, mask, r0, r1, scratch);
+    in = out;
+  }
+}
+
+/* Thread t's scratch: two lists of PLAN_SCRATCH_PART int32s each. */
+static inline i32 *scratch_of(const i32 *plan, i32 t) {
+  return PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
+}
+
+/* Log-sum-exp of one row (max-shifted, sums in double); e (n + 1 doubles) gets each e^(z - max)
+ * and then their sum, from which the softmax is e / sum. (A result through a pointer to a local
+ * would put it on the linker's stack, which the threads share.) */
+static f64 log_softmax_row(const f32 *z, i32 n, f64 *e) {
+  f32 m = z[0];
+  for (i32 c = 1; c < n; c++) if (z[c] > m) m = z[c];
+  f64 s = 0;
+  for (i32 c = 0; c < n; c++) s += e[c] = exp_f64((f64)(z[c] - m));
+  e[n] = s;
+  return (f64)m + log_f64(s);
+}
+
 /* Training: loss per row and the output gradient (softmax - onehot) * lr / rows, then the
  * gradient with respect to every lower layer's pre-activation, through the old weights. */
-__attribute__((export_name("backward_rows"))) void backward_rows(const i32 *plan, i32 r0, i32 r1) {
+__attribute__((export_name("backward_rows"))) void backward_rows(const i32 *plan, i32 r0, i32 r1, i32 t) {
+  /* Both of the thread's lists, as doubles: at least C of them. */
+  f64 *e = (f64 *)scratch_of(plan, t);
   i32 L = P(plan, PLAN_LAYERS);
   const i32 *top = LAYER(plan, L - 1);
   i32 C = top[L_OUT];
@@ -269,11 +487,11 @@ __attribute__((export_name("backward_rows"))) void backward_rows(const i32 *plan
   for (i32 r = r0; r < r1; r++) {
     f32 *z = PTR(f32, top[L_H]) + r * C;
     f32 *g = PTR(f32, top[L_G]) + r * C;
-    f64 lse = log_softmax_row(z, C);
+    f64 lse = log_softmax_row(z, C, e), sum = e[C];
     i32 y = labels[r];
     loss[r] = lse - (f64)z[y];
     for (i32 c = 0; c < C; c++) {
-      f32 p = (f32)js_exp((f64)z[c] - lse);
+      f32 p = (f32)(e[c] / sum);
       g[c] = (p - (c == y ? 1.0f : 0.0f)) * gs;
     }
   }
@@ -454,22 +672,77 @@ static void dense_update(f32 *w, i32 n_out, const f32 *a, i32 n_in, const f32 *g
   }
 }
 
-/* Phase B for thread t of T: its share of every layer's weight rows, and the biases of the
- * layers l with l % T == t. */
+/* The first layer's update of outputs j0..j1 (rows of W0T, n4 wide): W0T[j][:] -= sum over
+ * the batch rows r with g[r][j] != 0 of g[r][j] * x[r][:], in increasing r (the rows left out
+ * add zeros). `list` and `gl` are scratch for `rows` values each. */
+static void first_update(f32 *wt, i32 n4, const f32 *x, const f32 *g, i32 n_out, i32 rows,
+                         i32 j0, i32 j1, i32 *list, f32 *gl) {
+  for (i32 j = j0; j < j1; j++) {
+    i32 n = 0;
+    for (i32 r = 0; r < rows; r++) {
+      f32 v = g[r * n_out + j];
+      list[n] = r * n4;
+      gl[n] = v;
+      n += v != 0;
+    }
+    if (n == 0) continue;
+    f32 *w = wt + j * n4;
+    i32 k = 0;
+    /* Tiles of 6 vectors: 6 accumulators, the broadcast and 6 loaded values fit V8's 15
+     * vector registers; with 8, two accumulators lived on the stack and each step waited for
+     * their store-to-load round trip (measured 30% slower). */
+    for (; k + 24 <= n4; k += 24) {
+      v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+      for (i32 q = 0; q < n; q++) {
+        v128_t gv = wasm_f32x4_splat(gl[q]);
+        const f32 *xr = x + list[q] + k;
+        a0 = MADD(gv, wasm_v128_load(xr), a0);
+        a1 = MADD(gv, wasm_v128_load(xr + 4), a1);
+        a2 = MADD(gv, wasm_v128_load(xr + 8), a2);
+        a3 = MADD(gv, wasm_v128_load(xr + 12), a3);
+        a4 = MADD(gv, wasm_v128_load(xr + 16), a4);
+        a5 = MADD(gv, wasm_v128_load(xr + 20), a5);
+      }
+      f32 *o = w + k;
+      wasm_v128_store(o, wasm_f32x4_sub(wasm_v128_load(o), a0));
+      wasm_v128_store(o + 4, wasm_f32x4_sub(wasm_v128_load(o + 4), a1));
+      wasm_v128_store(o + 8, wasm_f32x4_sub(wasm_v128_load(o + 8), a2));
+      wasm_v128_store(o + 12, wasm_f32x4_sub(wasm_v128_load(o + 12), a3));
+      wasm_v128_store(o + 16, wasm_f32x4_sub(wasm_v128_load(o + 16), a4));
+      wasm_v128_store(o + 20, wasm_f32x4_sub(wasm_v128_load(o + 20), a5));
+    }
+    for (; k < n4; k += 4) {
+      v128_t a0 = wasm_f32x4_splat(0);
+      for (i32 q = 0; q < n; q++)
+        a0 = MADD(wasm_f32x4_splat(gl[q]), wasm_v128_load(x + list[q] + k), a0);
+      wasm_v128_store(w + k, wasm_f32x4_sub(wasm_v128_load(w + k), a0));
+    }
+  }
+}
+
+/* Phase B for thread t of T: its share of every layer's weights (the first layer's outputs, the
+ * other layers' input rows), and the biases of the layers l with l % T == t. */
 __attribute__((export_name("update_share"))) void update_share(const i32 *plan, i32 t, i32 T) {
   i32 L = P(plan, PLAN_LAYERS);
   i32 rows = P(plan, PLAN_ROWS);
+  i32 *list = PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
+  i32 *other = list + P(plan, PLAN_SCRATCH_PART);
   for (i32 l = 0; l < L; l++) {
     const i32 *ly = LAYER(plan, l);
     i32 n_in = ly[L_IN], n_out = ly[L_OUT];
-    const f32 *a = l == 0 ? PTR(const f32, P(plan, PLAN_X)) : PTR(const f32, LAYER(plan, l - 1)[L_H]);
     const f32 *g = PTR(const f32, ly[L_G]);
-    /* Whole blocks of 4 rows per thread where possible. */
-    i32 blocks = (n_in + 3) / 4;
-    i32 i0 = (blocks * t / T) * 4, i1 = (blocks * (t + 1) / T) * 4;
-    if (i1 > n_in) i1 = n_in;
-    i32 *list = PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
-    if (i0 < i1) dense_update(PTR(f32, ly[L_W]), n_out, a, n_in, g, rows, i0, i1, list);
+    if (l == 0) {
+      i32 j0 = n_out * t / T, j1 = n_out * (t + 1) / T;
+      first_update(PTR(f32, ly[L_W]), round4(n_in), input_copy(plan, t), g, n_out, rows, j0, j1,
+                   list, (f32 *)other);
+    } else {
+      const f32 *a = PTR(const f32, LAYER(plan, l - 1)[L_H]);
+      /* Whole blocks of 4 rows per thread where possible. */
+      i32 blocks = (n_in + 3) / 4;
+      i32 i0 = (blocks * t / T) * 4, i1 = (blocks * (t + 1) / T) * 4;
+      if (i1 > n_in) i1 = n_in;
+      if (i0 < i1) dense_update(PTR(f32, ly[L_W]), n_out, a, n_in, g, rows, i0, i1, list);
+    }
     if (l % T == t) {
       f32 *b = PTR(f32, ly[L_B]);
       for (i32 j = 0; j < n_out; j++) {
@@ -483,7 +756,8 @@ __attribute__((export_name("update_share"))) void update_share(const i32 *plan, 
 
 /* Evaluation of rows r0..r1 after forward_rows: log-probabilities in place, the argmax (first
  * index of the largest, as torch.argmax) and, when labels are given, each row's NLL. */
-__attribute__((export_name("evaluate_rows"))) void evaluate_rows(const i32 *plan, i32 r0, i32 r1) {
+__attribute__((export_name("evaluate_rows"))) void evaluate_rows(const i32 *plan, i32 r0, i32 r1, i32 t) {
+  f64 *e = (f64 *)scratch_of(plan, t);
   i32 L = P(plan, PLAN_LAYERS);
   const i32 *top = LAYER(plan, L - 1);
   i32 C = top[L_OUT];
@@ -492,7 +766,7 @@ __attribute__((export_name("evaluate_rows"))) void evaluate_rows(const i32 *plan
   i32 *pred = PTR(i32, P(plan, PLAN_PRED));
   for (i32 r = r0; r < r1; r++) {
     f32 *z = PTR(f32, top[L_H]) + r * C;
-    f64 lse = log_softmax_row(z, C);
+    f64 lse = log_softmax_row(z, C, e);
     i32 best = 0;
     for (i32 c = 0; c < C; c++) {
       z[c] = (f32)((f64)z[c] - lse);

@@ -12,6 +12,7 @@
  * TF.js.
  */
 import { availableParallelism } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { DENSE_RELAXED, DENSE_SIMD, MAX_PAGES } from "./kernel-wasm.js";
 
@@ -25,6 +26,7 @@ interface WasmMemory {
 }
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
+  compile(bytes: Uint8Array): Promise<object>;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
@@ -33,10 +35,11 @@ const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssem
 
 /** The kernel's exports; every pointer is a byte offset into the shared memory. */
 interface KernelExports {
-  forward_rows(plan: number, r0: number, r1: number, thread: number): void;
-  backward_rows(plan: number, r0: number, r1: number): void;
+  first_forward(plan: number, t: number, threads: number): void;
+  rest_forward(plan: number, r0: number, r1: number, t: number): void;
+  backward_rows(plan: number, r0: number, r1: number, t: number): void;
   update_share(plan: number, t: number, threads: number): void;
-  evaluate_rows(plan: number, r0: number, r1: number): void;
+  evaluate_rows(plan: number, r0: number, r1: number, t: number): void;
   expand_bits(bits: number, mask: number, n: number, keep: number): void;
 }
 
@@ -56,7 +59,10 @@ const PLAN_PRED = 11;
 const PLAN_LOSS = 12;
 const PLAN_SCRATCH = 13;
 const PLAN_SCRATCH_STRIDE = 14;
-const PLAN_LAYER = 16;
+const PLAN_X_STRIDE = 15;
+const PLAN_SCRATCH_PART = 16;
+const PLAN_MAX_ROWS = 17;
+const PLAN_LAYER = 20;
 const LAYER_WORDS = 10;
 const L_IN = 0;
 const L_OUT = 1;
@@ -88,11 +94,14 @@ const BASE = 1 << 17;
 const PAGE = 65536;
 
 /**
- * A waiting thread spins this many loads before sleeping in `Atomics.wait`: a step lasts about
- * 100 µs, so sleeping at once would cost more than the work; spinning for ever would steal the
- * core from the other thread on a busy machine.
+ * A waiting thread spins this long (ms) before it sleeps in `Atomics.wait`. A step lasts under
+ * 100 µs, and waking a sleeping thread took about 0.5 ms on the 2-core VM this was measured on
+ * (the idle virtual CPU is halted): with a shorter spin (20,000 loads, about 40 µs) one late
+ * thread put the other to sleep, whose late wake-up put the first to sleep in turn, for runs of
+ * ten steps at 0.6 ms each, a fifth of an epoch's time. Spinning for ever would steal the core
+ * from other processes on a busy machine (where the thread chooser soon runs one thread).
  */
-const SPIN = 20000;
+const SPIN_MS = 2;
 
 /**
  * The worker's whole program (CommonJS, run with `eval`): instantiate the kernel on the shared
@@ -100,12 +109,16 @@ const SPIN = 20000;
  * file. `waitFor` is the same as the main thread's below.
  */
 const WORKER_SOURCE = `
-const { workerData } = require("node:worker_threads");
-const { module, memory, ctrlOffset, index, spin } = workerData;
-const k = new WebAssembly.Instance(module, { env: { memory, exp: Math.exp, log: Math.log } }).exports;
+const { workerData, parentPort } = require("node:worker_threads");
+const { memory, ctrlOffset, index, spinMs } = workerData;
 const ctrl = new Int32Array(memory.buffer, ctrlOffset, ${CTRL_WORDS});
 function waitFor(i, target) {
-  for (let s = 0; s < spin; s++) if (Atomics.load(ctrl, i) - target >= 0) return;
+  if (Atomics.load(ctrl, i) - target >= 0) return;
+  const until = performance.now() + spinMs;
+  for (let s = 1; ; s++) {
+    if (Atomics.load(ctrl, i) - target >= 0) return;
+    if ((s & 255) === 0 && performance.now() > until) break;
+  }
   for (;;) {
     const v = Atomics.load(ctrl, i);
     if (v - target >= 0) return;
@@ -116,6 +129,9 @@ function arrive(i) {
   Atomics.add(ctrl, i, 1);
   Atomics.notify(ctrl, i);
 }
+// The compiled kernel comes in a message once it is compiled (the worker boots meanwhile).
+parentPort.once("message", (module) => {
+const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 // Read before saying ready: the main thread posts the next job as soon as we are.
 let seq = Atomics.load(ctrl, ${C_SEQ});
 arrive(${C_READY});
@@ -127,30 +143,39 @@ for (;;) {
   const threads = ctrl[${C_THREADS}];
   const rows = ctrl[${C_ROWS}];
   const plan = ctrl[${C_PLAN}];
-  let arrived = false;
+  // The barriers passed (0, 1 or 2): after a failure, the worker arrives at the others.
+  let arrived = 0;
   try {
     if (index < threads) {
       const r0 = Math.floor((rows * index) / threads);
       const r1 = Math.floor((rows * (index + 1)) / threads);
-      k.forward_rows(plan, r0, r1, index);
+      const target = ctrl[${C_BARRIER_TARGET}];
+      k.first_forward(plan, index, threads);
+      arrived = 1;
+      arrive(${C_BARRIER});
+      waitFor(${C_BARRIER}, target);
+      k.rest_forward(plan, r0, r1, index);
       if (cmd === ${CMD_TRAIN}) {
-        k.backward_rows(plan, r0, r1);
-        arrived = true;
+        k.backward_rows(plan, r0, r1, index);
+        arrived = 2;
         arrive(${C_BARRIER});
-        waitFor(${C_BARRIER}, ctrl[${C_BARRIER_TARGET}]);
+        waitFor(${C_BARRIER}, target + threads);
         k.update_share(plan, index, threads);
       } else {
-        k.evaluate_rows(plan, r0, r1);
+        k.evaluate_rows(plan, r0, r1, index);
       }
     }
   } catch (error) {
     // Never leave the main thread waiting: flag the failure and arrive everywhere.
     require("node:fs").writeSync(2, "fedn-tfjs fast engine worker: " + String(error) + String.fromCharCode(10));
     Atomics.store(ctrl, ${C_ERROR}, 1);
-    if (cmd === ${CMD_TRAIN} && index < threads && !arrived) arrive(${C_BARRIER});
+    if (index < threads) {
+      for (let b = arrived; b < (cmd === ${CMD_TRAIN} ? 2 : 1); b++) arrive(${C_BARRIER});
+    }
   }
   arrive(${C_DONE});
 }
+});
 `;
 
 /** Which instruction set the engine runs: `relaxed-simd` (FMA where the CPU has it) or `simd`. */
@@ -194,16 +219,72 @@ function decode(base64: string): Uint8Array {
 }
 
 let compiled: { module: object; flavour: KernelFlavour } | undefined;
+let warming: Promise<void> | undefined;
 
-/** Compiles the kernel once: the relaxed-SIMD build where the runtime validates it. */
+/** The kernel's bytes for this runtime: the relaxed-SIMD build where it validates. */
+function kernelBytes(): { bytes: Uint8Array; flavour: KernelFlavour } {
+  const relaxed = decode(DENSE_RELAXED);
+  return WebAssembly.validate(relaxed)
+    ? { bytes: relaxed, flavour: "relaxed-simd" }
+    : { bytes: decode(DENSE_SIMD), flavour: "simd" };
+}
+
+/**
+ * Compiles the kernel once. Without `warmFastEngine` first, this is V8's default: a quick
+ * baseline (Liftoff) compile now, and each function optimized once it has run a while (about
+ * 200 training steps at three times the optimized step's cost).
+ */
 function kernelModule(): { module: object; flavour: KernelFlavour } {
   if (compiled === undefined) {
-    const relaxed = decode(DENSE_RELAXED);
-    compiled = WebAssembly.validate(relaxed)
-      ? { module: new WebAssembly.Module(relaxed), flavour: "relaxed-simd" }
-      : { module: new WebAssembly.Module(decode(DENSE_SIMD)), flavour: "simd" };
+    const { bytes, flavour } = kernelBytes();
+    compiled = { module: new WebAssembly.Module(bytes), flavour };
   }
   return compiled;
+}
+
+/** Whether the user set V8's WebAssembly tiering flags themselves (then we leave them alone). */
+function userSetTiering(): boolean {
+  const given = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
+  return /liftoff|wasm-lazy-compilation|wasm-dynamic-tiering/.test(given);
+}
+
+/**
+ * Gets the engine ready for `threads` threads in the background: compiles the kernel with V8's
+ * optimizing compiler (TurboFan) on its compile threads, then starts the workers. The kit calls
+ * it as soon as the command has chosen the fast engine, so that both happen while the data file
+ * is read, and awaits it before training; the first step then runs optimized code on every
+ * core. V8 has no per-module switch, so its `--no-liftoff` and `--no-wasm-lazy-compilation`
+ * flags are set for the length of this one compile and restored after (unless the user set
+ * tiering flags, which are left as they are). Idempotent; never rejects (on any failure the
+ * engine falls back to `kernelModule`'s compile).
+ */
+export function warmFastEngine(threads: number = defaultThreads()): Promise<void> {
+  if (warming !== undefined) return warming;
+  const start = async (): Promise<void> => {
+    // The workers boot (a new Node.js environment each) while the kernel compiles.
+    if (threads > 1) getEngine().ensureWorkers(threads);
+    if (compiled === undefined) {
+      const { bytes, flavour } = kernelBytes();
+      const flags = !userSetTiering();
+      if (flags) {
+        setFlagsFromString("--no-liftoff");
+        setFlagsFromString("--no-wasm-lazy-compilation");
+      }
+      try {
+        const module = await WebAssembly.compile(bytes);
+        // A synchronous compile may have won the race (a loop that did not wait).
+        compiled ??= { module, flavour };
+      } finally {
+        if (flags) {
+          setFlagsFromString("--liftoff");
+          setFlagsFromString("--wasm-lazy-compilation");
+        }
+      }
+    }
+    engine?.supply();
+  };
+  warming = start().catch(() => undefined);
+  return warming;
 }
 
 /** The instruction set the engine runs on in this runtime. */
@@ -232,9 +313,7 @@ export function defaultThreads(): number {
  */
 class Engine {
   readonly memory: WasmMemory;
-  readonly kernel: KernelExports;
-  readonly flavour: KernelFlavour;
-  private readonly module: object;
+  private instance: KernelExports | undefined;
   private readonly ctrl: Int32Array;
   private readonly workers: Worker[] = [];
   private seq = 0;
@@ -243,26 +322,49 @@ class Engine {
   /** When the workers started last must all be ready (ms since the epoch). */
   private readyBy = Number.POSITIVE_INFINITY;
 
+  /** Workers that have been sent the compiled kernel (the first `supplied` of them). */
+  private supplied = 0;
+
   constructor() {
-    const { module, flavour } = kernelModule();
-    this.module = module;
-    this.flavour = flavour;
     this.memory = new WebAssembly.Memory({
       initial: BASE / PAGE + 1,
       maximum: MAX_PAGES,
       shared: true,
     });
-    const imports = { env: { memory: this.memory, exp: Math.exp, log: Math.log } };
-    this.kernel = new WebAssembly.Instance(module, imports).exports as unknown as KernelExports;
     // The control block sits at the start of our region and never moves.
     this.ctrl = new Int32Array(this.memory.buffer, BASE - CTRL_WORDS * 4, CTRL_WORDS);
   }
 
+  /** This thread's instance of the kernel (compiled here, synchronously, if not yet). */
+  get kernel(): KernelExports {
+    if (this.instance === undefined) {
+      const imports = { env: { memory: this.memory } };
+      const { module } = kernelModule();
+      this.instance = new WebAssembly.Instance(module, imports).exports as unknown as KernelExports;
+      this.supply();
+    }
+    return this.instance;
+  }
+
+  get flavour(): KernelFlavour {
+    return kernelModule().flavour;
+  }
+
+  /** Sends the compiled kernel to the workers that wait for it, once there is one. */
+  supply(): void {
+    if (compiled === undefined) return;
+    for (; this.supplied < this.workers.length; this.supplied++) {
+      this.workers[this.supplied]!.postMessage(compiled.module);
+    }
+  }
+
   /**
-   * Starts workers until `threads - 1` exist, without waiting for them: a worker takes tens of
-   * milliseconds to boot, and until all are ready `run` works on this thread alone (see
+   * Starts workers until `threads - 1` exist, without waiting for them: a worker takes about
+   * 100 ms to boot here, and until all are ready `run` works on this thread alone (see
    * `workersReady`), so the first steps of a loop are not held up by the second core's start.
-   * `run` calls it the first time a job asks for more than one thread.
+   * `warmFastEngine` calls it before the kernel is compiled (each worker gets the module in a
+   * message when it is, see `supply`); otherwise `run`, the first time a job asks for more
+   * than one thread.
    */
   ensureWorkers(threads: number): void {
     const start = this.workers.length;
@@ -275,11 +377,10 @@ class Engine {
         stdout: false,
         stderr: false,
         workerData: {
-          module: this.module,
           memory: this.memory,
           ctrlOffset: BASE - CTRL_WORDS * 4,
           index,
-          spin: SPIN,
+          spinMs: SPIN_MS,
         },
       });
       // Idle workers must not keep the process alive.
@@ -287,6 +388,7 @@ class Engine {
       this.workers.push(worker);
     }
     if (this.workers.length > start) this.readyBy = Date.now() + 60_000;
+    this.supply();
   }
 
   /**
@@ -307,7 +409,12 @@ class Engine {
   /** Waits until `ctrl[i] ≥ target` (wrapping); false when `deadline` (ms) passes first. */
   private waitFor(i: number, target: number, deadline = Number.POSITIVE_INFINITY): boolean {
     const ctrl = this.ctrl;
-    for (let s = 0; s < SPIN; s++) if (Atomics.load(ctrl, i) - target >= 0) return true;
+    if (Atomics.load(ctrl, i) - target >= 0) return true;
+    const until = performance.now() + SPIN_MS;
+    for (let s = 1; ; s++) {
+      if (Atomics.load(ctrl, i) - target >= 0) return true;
+      if ((s & 255) === 0 && performance.now() > until) break;
+    }
     for (;;) {
       const v = Atomics.load(ctrl, i);
       if (v - target >= 0) return true;
@@ -337,12 +444,13 @@ class Engine {
     const r1 = Math.floor(rows / used);
     // One thread: run here and leave the workers asleep (they wait for the next job's number).
     if (used === 1) {
-      k.forward_rows(plan, 0, rows, 0);
+      k.first_forward(plan, 0, 1);
+      k.rest_forward(plan, 0, rows, 0);
       if (cmd === CMD_TRAIN) {
-        k.backward_rows(plan, 0, rows);
+        k.backward_rows(plan, 0, rows, 0);
         k.update_share(plan, 0, 1);
       } else {
-        k.evaluate_rows(plan, 0, rows);
+        k.evaluate_rows(plan, 0, rows, 0);
       }
       return 1;
     }
@@ -351,22 +459,27 @@ class Engine {
     ctrl[C_ROWS] = rows;
     ctrl[C_THREADS] = used;
     ctrl[C_PLAN] = plan;
-    if (cmd === CMD_TRAIN) {
-      this.barrier = (this.barrier + used) | 0;
-      ctrl[C_BARRIER_TARGET] = this.barrier;
-    }
+    // Phase 1 splits the first layer's outputs, phase 2 the rows, phase 3 (training) the weights;
+    // every thread arrives at the barrier between each.
+    const target = (this.barrier + used) | 0;
+    this.barrier = (target + (cmd === CMD_TRAIN ? used : 0)) | 0;
+    ctrl[C_BARRIER_TARGET] = target;
     this.seq = (this.seq + 1) | 0;
     Atomics.store(ctrl, C_SEQ, this.seq);
     Atomics.notify(ctrl, C_SEQ);
-    k.forward_rows(plan, 0, r1, 0);
+    k.first_forward(plan, 0, used);
+    Atomics.add(ctrl, C_BARRIER, 1);
+    Atomics.notify(ctrl, C_BARRIER);
+    this.waitFor(C_BARRIER, target);
+    k.rest_forward(plan, 0, r1, 0);
     if (cmd === CMD_TRAIN) {
-      k.backward_rows(plan, 0, r1);
+      k.backward_rows(plan, 0, r1, 0);
       Atomics.add(ctrl, C_BARRIER, 1);
       Atomics.notify(ctrl, C_BARRIER);
       this.waitFor(C_BARRIER, this.barrier);
       k.update_share(plan, 0, used);
     } else {
-      k.evaluate_rows(plan, 0, r1);
+      k.evaluate_rows(plan, 0, r1, 0);
     }
     this.done = (this.done + this.workers.length) | 0;
     this.waitFor(C_DONE, this.done);
@@ -389,41 +502,76 @@ class Engine {
 }
 
 /**
- * Picks the thread count of each training step: all threads, or one. A step at batch 32 is
- * about 100 µs of work, and two threads meet twice in it; on a quiet machine that halves the
- * step, but where other processes hold the cores a thread waiting for its partner waits for the
- * scheduler too and the step gets slower than on one thread. The result does not depend on the
- * thread count (see the module comment), so the engine may simply use whichever is faster now:
- * it keeps a running mean of the step time of both and re-measures the other one now and then.
+ * Picks the thread count of each training step: every thread, unless one thread measures
+ * faster. On a quiet machine all threads win (the step's phases split evenly between the
+ * cores); where other processes hold the cores, a thread that waits for its partner waits for
+ * the scheduler too, and one thread can be faster. The result does not depend on the thread
+ * count (see the module comment), so the engine may use whichever is faster now: it keeps a
+ * running mean of the step time of both and re-measures the other one for 48 steps, first at
+ * step 128, then every 2048 steps while all threads are ahead and every 256 while one is.
+ * - The first 16 steps after a switch are not measured: they pay for the switch (a sleeping
+ *   worker wakes, the first layer's weights move between the cores' caches), and so do the
+ *   first after the workers come up.
+ * - A step is counted as at most twice the mean: one step that waited milliseconds for a
+ *   descheduled thread must not outweigh the next thirty.
  */
 class ThreadChooser {
+  /** Running means (ms) of all threads' steps [0] and one thread's [1]. */
   private readonly mean = [0, 0];
   private readonly seen = [0, 0];
   private step = 0;
+  private nextProbe = 128;
+  private probeLeft = 0;
+  private last = 0;
+  private lastUsed = 1;
+  private settle = 0;
 
   constructor(private readonly threads: number) {}
+
+  /** 0 for all threads, 1 for one: the faster so far (all threads until both are measured). */
+  private best(): number {
+    const [all, one] = this.mean as [number, number];
+    return this.seen[0]! > 0 && this.seen[1]! > 0 && one < all * 0.95 ? 1 : 0;
+  }
 
   /** The thread count for the next step. */
   pick(): number {
     if (this.threads === 1) return 1;
     const s = this.step++;
-    // Warm-up: alternate 16 steps each, one thread first (a train of a few steps then never
-    // starts a worker); then every 256 steps, 16 with the slower choice.
-    let option: number;
-    if (s < 64) option = ((s >> 4) & 1) ^ 1;
-    else if (s % 256 < 16) option = this.mean[0]! <= this.mean[1]! ? 1 : 0;
-    else option = this.mean[0]! <= this.mean[1]! ? 0 : 1;
+    let option = this.best();
+    if (this.probeLeft > 0) {
+      this.probeLeft--;
+      option ^= 1;
+    } else if (s >= this.nextProbe) {
+      this.probeLeft = 47;
+      this.nextProbe = s + (option === 0 ? 2048 : 256);
+      option ^= 1;
+    }
+    if (option !== this.last) {
+      this.last = option;
+      this.settle = 16;
+    }
     return option === 0 ? this.threads : 1;
   }
 
   /** Records how long a step on `threads` took (ms). */
   record(threads: number, ms: number): void {
     if (this.threads === 1) return;
+    // The workers came up (or a job fell back to one thread): a switch too.
+    if (threads !== this.lastUsed) {
+      this.lastUsed = threads;
+      this.settle = 16;
+    }
+    if (this.settle > 0) {
+      this.settle--;
+      return;
+    }
     const i = threads === 1 ? 1 : 0;
     const n = ++this.seen[i]!;
+    const mean = this.mean[i]!;
+    const sample = n > 8 ? Math.min(ms, 2 * mean) : ms;
     // A running mean that forgets: recent load matters, old load does not.
-    const weight = Math.max(1 / n, 1 / 32);
-    this.mean[i] = this.mean[i]! + (ms - this.mean[i]!) * weight;
+    this.mean[i] = mean + (sample - mean) * Math.max(1 / n, 1 / 32);
   }
 }
 
@@ -438,6 +586,7 @@ function getEngine(): Engine {
 export async function closeFastEngine(): Promise<void> {
   const e = engine;
   engine = undefined;
+  warming = undefined;
   await e?.close();
 }
 
@@ -509,7 +658,11 @@ export class FastNet {
     };
     this.plan = take((PLAN_LAYER + L * LAYER_WORDS) * 4);
     const inputs = spec.sizes[0]!;
-    this.x = take(maxRows * inputs * 4);
+    // The first layer's input rows, as float32, padded to whole vectors (see native/dense.c).
+    // One copy per thread (each converts the batch itself, see native/dense.c).
+    const stride = FastNet.round4(inputs);
+    const xCopy = Math.ceil((maxRows * stride * 4) / 64) * 64;
+    this.x = take(xCopy * this.threads);
     this.xu8 = take(maxRows * inputs);
     this.labels = take(maxRows * 4);
     this.nll = take(maxRows * 8);
@@ -517,8 +670,11 @@ export class FastNet {
     this.loss = take(maxRows * 8);
     const widest = Math.max(...spec.sizes.slice(1));
     this.bits = take(Math.ceil((maxRows * widest) / 32) * 4);
-    // Each thread's int32 scratch (the kernel's lists of rows and of inputs to skip).
-    const scratchStride = Math.ceil((Math.max(maxRows, ...spec.sizes.slice(0, -1)) * 4) / 16) * 16;
+    // Each thread's scratch (native/dense.c, scratch_of): two lists of `part` int32s, then two
+    // regions of maxRows lists of the first layer's outputs (one thread may own them all).
+    const part = Math.max(maxRows, ...spec.sizes) + 4;
+    const region = maxRows * (spec.sizes[1]! + 4);
+    const scratchStride = Math.ceil(((2 * part + 2 * region) * 4) / 64) * 64;
     this.scratch = take(this.threads * scratchStride);
     for (let l = 0; l < L; l++) {
       const n = spec.sizes[l]!;
@@ -526,7 +682,8 @@ export class FastNet {
       this.layers.push({
         inputs: n,
         outputs: m,
-        w: take(n * m * 4),
+        // The first layer's kernel is stored transposed and padded: (out, round4(in)).
+        w: take((l === 0 ? FastNet.round4(n) : n) * m * 4),
         b: take(m * 4),
         h: take(maxRows * m * 4),
         g: take(maxRows * m * 4),
@@ -539,13 +696,15 @@ export class FastNet {
       planI: planWords,
       planF: this.f32(this.plan, PLAN_LAYER + L * LAYER_WORDS),
       xu8: new Uint8Array(engine.memory.buffer, this.xu8, maxRows * inputs),
-      x: this.f32(this.x, maxRows * inputs),
+      x: this.f32(this.x, maxRows * stride),
       labels: this.i32(this.labels, maxRows),
       loss: this.f64(this.loss, maxRows),
       masks: this.layers.map((p) => this.f32(p.mask, maxRows * p.outputs)),
       bits: new Uint32Array(engine.memory.buffer, this.bits, Math.ceil((maxRows * widest) / 32)),
     };
     planWords.fill(0);
+    // The padding of the input rows stays zero (loads and conversions write only the values).
+    new Float32Array(engine.memory.buffer, this.x, (xCopy * this.threads) / 4).fill(0);
     planWords[PLAN_LAYERS] = L;
     planWords[PLAN_XU8] = this.xu8;
     planWords[PLAN_X] = this.x;
@@ -555,6 +714,9 @@ export class FastNet {
     planWords[PLAN_LOSS] = this.loss;
     planWords[PLAN_SCRATCH] = this.scratch;
     planWords[PLAN_SCRATCH_STRIDE] = scratchStride;
+    planWords[PLAN_X_STRIDE] = xCopy;
+    planWords[PLAN_SCRATCH_PART] = part;
+    planWords[PLAN_MAX_ROWS] = maxRows;
     this.layers.forEach((p, l) => {
       const at = PLAN_LAYER + l * LAYER_WORDS;
       planWords[at + L_IN] = p.inputs;
@@ -567,6 +729,11 @@ export class FastNet {
       planWords[at + L_ACT] = l < L - 1 && spec.activations?.[l] === "linear" ? 0 : 1;
     });
     this.setWeights(weights);
+  }
+
+  /** n rounded up to a multiple of 4. */
+  private static round4(n: number): number {
+    return (n + 3) & ~3;
   }
 
   /** The whole plan, int32 words. */
@@ -615,19 +782,41 @@ export class FastNet {
           `FastNet: layer ${l + 1} weights are ${w.inputs}×${w.outputs}, expected ${p.inputs}×${p.outputs}`,
         );
       }
-      this.f32(p.w, p.inputs * p.outputs).set(w.kernel);
+      if (l === 0) {
+        const stride = FastNet.round4(p.inputs);
+        const target = this.f32(p.w, stride * p.outputs);
+        target.fill(0);
+        for (let i = 0; i < p.inputs; i++) {
+          for (let j = 0; j < p.outputs; j++) target[j * stride + i] = w.kernel[i * p.outputs + j]!;
+        }
+      } else {
+        this.f32(p.w, p.inputs * p.outputs).set(w.kernel);
+      }
       this.f32(p.b, p.outputs).set(w.bias);
     });
   }
 
   /** The current weights (TF.js layout), copied out of the engine's memory. */
   getWeights(): FastLayerWeights[] {
-    return this.layers.map((p) => ({
-      inputs: p.inputs,
-      outputs: p.outputs,
-      kernel: this.f32(p.w, p.inputs * p.outputs).slice(),
-      bias: this.f32(p.b, p.outputs).slice(),
-    }));
+    return this.layers.map((p, l) => {
+      let kernel: Float32Array;
+      if (l === 0) {
+        const stride = FastNet.round4(p.inputs);
+        const source = this.f32(p.w, stride * p.outputs);
+        kernel = new Float32Array(p.inputs * p.outputs);
+        for (let i = 0; i < p.inputs; i++) {
+          for (let j = 0; j < p.outputs; j++) kernel[i * p.outputs + j] = source[j * stride + i]!;
+        }
+      } else {
+        kernel = this.f32(p.w, p.inputs * p.outputs).slice();
+      }
+      return {
+        inputs: p.inputs,
+        outputs: p.outputs,
+        kernel,
+        bias: this.f32(p.b, p.outputs).slice(),
+      };
+    });
   }
 
   /**
@@ -648,12 +837,15 @@ export class FastNet {
     const { pixels } = input;
     const u8 = pixels instanceof Uint8Array;
     const target = u8 ? this.views.xu8 : this.views.x;
-    if (order === undefined) {
+    // uint8 rows go in packed (the kernel converts them into the padded float rows), float32
+    // rows straight into their padded place.
+    const stride = u8 ? n : FastNet.round4(n);
+    if (order === undefined && stride === n) {
       target.set(pixels.subarray(start * n, end * n));
     } else {
       for (let r = 0; r < rows; r++) {
-        const index = order[start + r]!;
-        target.set(pixels.subarray(index * n, (index + 1) * n), r * n);
+        const index = order === undefined ? start + r : order[start + r]!;
+        target.set(pixels.subarray(index * n, (index + 1) * n), r * stride);
       }
     }
     if (labels !== undefined) {
