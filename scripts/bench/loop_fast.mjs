@@ -2,7 +2,9 @@
  * fedn-tfjs's training loop alone, in-process, for the loop and scaling sections of
  * scripts/bench.mjs: the library's `trainModel` on a dense stack of the given sizes (fast engine
  * unless --engine tfjs), the data read first and not timed, exactly the arguments of
- * scripts/bench/loop_numpy.py so the two are comparable.
+ * scripts/bench/loop_numpy.py so the two are comparable. As the kit's `train` does, the engine
+ * is prepared (`prepareEngine`: the kernel's optimized compile and the worker threads' start)
+ * while the data are read, and awaited before the loop starts.
  *
  *   node scripts/bench/loop_fast.mjs --data data/fashion-mnist.npz [--sizes 784,64,32,10]
  *       [--dropout 0.5] [--batch 32] [--epochs 1] [--count 60000] [--lr 0.01] [--threads N]
@@ -17,7 +19,7 @@ import { imageSet } from "../../dist/models/dense.js";
 import { createDenseModel, initDenseWeights } from "../../dist/models/dense-model.js";
 import { evaluateModel, trainModel } from "../../dist/models/dense-train.js";
 import { closeFastEngine, fastEngineFlavour } from "../../dist/models/fast/engine.js";
-import { resolveEngine } from "../../dist/models/fast/options.js";
+import { prepareEngine, resolveEngine } from "../../dist/models/fast/options.js";
 import { createRandom } from "../../dist/models/random.js";
 import { selectBackend } from "../../dist/node/backend.js";
 import { readBytes } from "../../dist/node/io.js";
@@ -43,6 +45,7 @@ const spec = {
   dropout: sizes.slice(1, -1).map((_, i) => (i === 0 ? Number(a.dropout) : 0)),
 };
 const engine = resolveEngine({ engine: a.engine, threads: a.threads }, process.env);
+const prepared = prepareEngine(engine);
 // TF.js only holds the weights on the fast engine; the tfjs engine computes on wasm.
 await selectBackend({ backend: engine.engine === "fast" ? "cpu" : "wasm" });
 const splits = a.validate ? ["train", "test"] : ["train"];
@@ -58,6 +61,7 @@ const set = {
   labels: all.labels.subarray(0, count),
 };
 const model = createDenseModel(initDenseWeights(spec, createRandom(Number(a.seed))), spec);
+await prepared;
 const options = {
   batchSize: Number(a.batch),
   epochs: Number(a.epochs),

@@ -17,7 +17,7 @@ import { prepareClientData } from "../data/client-data.js";
 import { DataError } from "../errors.js";
 import { defaultDataPath, resolveDataPath } from "../fedn/data-path.js";
 import { metadataPathOf } from "../fedn/settings.js";
-import { resolveEngine, setDefaultEngine } from "../models/fast/options.js";
+import { prepareEngine, resolveEngine, setDefaultEngine } from "../models/fast/options.js";
 import { randomSeed } from "../models/random.js";
 import {
   assertDistinctPaths,
@@ -116,7 +116,11 @@ function chooseEngine(
   args: { engine?: string | undefined; threads?: number | undefined },
   ctx: CliContext,
 ): void {
-  setDefaultEngine(resolveEngine(args, ctx.env));
+  const choice = resolveEngine(args, ctx.env);
+  setDefaultEngine(choice);
+  // Compiles the kernel and boots its threads while the data file is read; the model kind
+  // awaits it before training (see denseStack).
+  void prepareEngine(choice);
 }
 
 const BACKEND_OPTION = {

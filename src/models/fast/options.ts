@@ -3,7 +3,12 @@
  * `FEDN_TFJS_THREADS`, validated once here. No TF.js: the CLI resolves these before loading it.
  */
 import { UsageError } from "../../errors.js";
-import { defaultThreads, fastEngineAvailable, fastEngineFlavour } from "./engine.js";
+import {
+  defaultThreads,
+  fastEngineAvailable,
+  fastEngineFlavour,
+  warmFastEngine,
+} from "./engine.js";
 
 /** What `--engine` / `FEDN_TFJS_ENGINE` accept. */
 export const ENGINE_CHOICES = ["auto", "fast", "tfjs"] as const;
@@ -73,6 +78,15 @@ let processDefault: EngineChoice | undefined;
  */
 export function setDefaultEngine(choice: EngineChoice | undefined): void {
   processDefault = choice;
+}
+
+/**
+ * Starts getting `choice`'s engine ready in the background (the fast engine's optimized compile
+ * and its worker threads, see `warmFastEngine`): the kit calls it with the command's choice
+ * before it reads the data, and awaits the result before it trains.
+ */
+export function prepareEngine(choice: EngineChoice): Promise<void> {
+  return choice.engine === "fast" ? warmFastEngine(choice.threads) : Promise.resolve();
 }
 
 /** The engine for a call whose options name none: the kit's choice, else `auto` on every core. */
