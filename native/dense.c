@@ -790,3 +790,11 @@ __attribute__((export_name("expand_bits"))) void expand_bits(const unsigned *bit
   }
   for (; j < n; j++) mask[j] = (bits[j >> 5] >> (j & 31)) & 1 ? keep : 0;
 }
+
+/* dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols: the first layer's
+ * weights between TF.js's (in, out) layout and the kernel's (out, round4(in)). */
+__attribute__((export_name("transpose"))) void transpose(const f32 *src, i32 rows, i32 cols,
+                                                         i32 src_stride, f32 *dst, i32 dst_stride) {
+  for (i32 r = 0; r < rows; r++)
+    for (i32 c = 0; c < cols; c++) dst[c * dst_stride + r] = src[r * src_stride + c];
+}

@@ -378,6 +378,14 @@ export function trainModel(
       ? openFastNet(model, Math.min(batchSize, set.count), engine.threads)
       : undefined;
   const input = fastInput(set);
+  // The same draws as dropoutMasks, written straight into the engine's memory.
+  const fill = (l: number, target: Float32Array): boolean => {
+    const rate = model.spec.dropout[l]!;
+    if (!(rate > 0)) return false;
+    if (rate === 0.5) net!.fillHalfMask(target, dropoutRng.nextUint32);
+    else fillDropoutMask(target, rate, dropoutRng);
+    return true;
+  };
   const state = autodiff || net !== undefined ? undefined : enterFastState(model);
   const builder = new BatchBuilder(set, tf.getBackend() === "wasm", !autodiff);
   const batches = Math.ceil(set.count / batchSize);
@@ -392,14 +400,6 @@ export function trainModel(
         const wantLoss = b % logEvery === 0 || b === batches - 1;
         let loss: number | undefined;
         if (net !== undefined) {
-          // The same draws as dropoutMasks, written straight into the engine's memory.
-          const fill = (l: number, target: Float32Array) => {
-            const rate = model.spec.dropout[l]!;
-            if (!(rate > 0)) return false;
-            if (rate === 0.5) net.fillHalfMask(target, dropoutRng.nextUint32);
-            else fillDropoutMask(target, rate, dropoutRng);
-            return true;
-          };
           loss = net.step(input, set.labels, start, end, fill, lr, wantLoss, order);
         } else {
           const masks = dropoutMasks(model.spec, end - start, dropoutRng);

@@ -41,6 +41,14 @@ interface KernelExports {
   update_share(plan: number, t: number, threads: number): void;
   evaluate_rows(plan: number, r0: number, r1: number, t: number): void;
   expand_bits(bits: number, mask: number, n: number, keep: number): void;
+  transpose(
+    src: number,
+    rows: number,
+    cols: number,
+    srcStride: number,
+    dst: number,
+    dstStride: number,
+  ): void;
 }
 
 // The plan's words (native/dense.c, enum at the top).
@@ -281,7 +289,8 @@ export function warmFastEngine(threads: number = defaultThreads()): Promise<void
         }
       }
     }
-    engine?.supply();
+    // This thread's instance too (and the workers get the module).
+    void getEngine().kernel;
   };
   warming = start().catch(() => undefined);
   return warming;
@@ -620,6 +629,7 @@ export class FastNet {
   private readonly loss: number;
   private readonly bits: number;
   private readonly scratch: number;
+  private readonly staging: number;
   private readonly chooser: ThreadChooser;
   /**
    * Views made once (a typed array on a SharedArrayBuffer costs about a microsecond to create,
@@ -690,6 +700,8 @@ export class FastNet {
         mask: take(maxRows * m * 4),
       });
     }
+    // The first layer's weights in TF.js's layout, on their way in or out (see setWeights).
+    this.staging = take(spec.sizes[0]! * spec.sizes[1]! * 4);
     engine.reserve(top);
     const planWords = this.i32(this.plan, PLAN_LAYER + L * LAYER_WORDS);
     this.views = {
@@ -783,12 +795,12 @@ export class FastNet {
         );
       }
       if (l === 0) {
+        // Through the staging buffer, transposed by the kernel (a JS loop over the 50,000
+        // weights of the MNIST model took ~5 ms the first time, before V8 optimized it).
         const stride = FastNet.round4(p.inputs);
-        const target = this.f32(p.w, stride * p.outputs);
-        target.fill(0);
-        for (let i = 0; i < p.inputs; i++) {
-          for (let j = 0; j < p.outputs; j++) target[j * stride + i] = w.kernel[i * p.outputs + j]!;
-        }
+        this.f32(p.w, stride * p.outputs).fill(0);
+        this.f32(this.staging, p.inputs * p.outputs).set(w.kernel);
+        this.engine.kernel.transpose(this.staging, p.inputs, p.outputs, p.outputs, p.w, stride);
       } else {
         this.f32(p.w, p.inputs * p.outputs).set(w.kernel);
       }
@@ -802,11 +814,8 @@ export class FastNet {
       let kernel: Float32Array;
       if (l === 0) {
         const stride = FastNet.round4(p.inputs);
-        const source = this.f32(p.w, stride * p.outputs);
-        kernel = new Float32Array(p.inputs * p.outputs);
-        for (let i = 0; i < p.inputs; i++) {
-          for (let j = 0; j < p.outputs; j++) kernel[i * p.outputs + j] = source[j * stride + i]!;
-        }
+        this.engine.kernel.transpose(p.w, p.outputs, p.inputs, stride, this.staging, p.outputs);
+        kernel = this.f32(this.staging, p.inputs * p.outputs).slice();
       } else {
         kernel = this.f32(p.w, p.inputs * p.outputs).slice();
       }
@@ -885,9 +894,11 @@ export class FastNet {
     const rows = this.load(input, labels, start, end, order);
     const plan = this.views.planI;
     let anyMask = false;
-    this.layers.forEach((p, l) => {
+    const layers = this.layers;
+    for (let l = 0; l < layers.length; l++) {
+      const p = layers[l]!;
       let used = false;
-      if (l < this.layers.length - 1) {
+      if (l < layers.length - 1) {
         const target = FastNet.head(this.views.masks[l]!, rows * p.outputs);
         if (typeof masks === "function") {
           used = masks(l, target);
@@ -899,13 +910,17 @@ export class FastNet {
       }
       plan[PLAN_LAYER + l * LAYER_WORDS + L_MASK] = used ? p.mask : 0;
       anyMask ||= used;
-    });
+    }
     plan[PLAN_TRAIN] = anyMask ? 1 : 0;
     this.views.planF[PLAN_GSCALE] = lr / rows;
-    const threads = this.chooser.pick();
-    const t0 = performance.now();
-    const used = this.engine.run(this.plan, CMD_TRAIN, rows, threads);
-    this.chooser.record(used, performance.now() - t0);
+    if (this.threads === 1) {
+      this.engine.run(this.plan, CMD_TRAIN, rows, 1);
+    } else {
+      const threads = this.chooser.pick();
+      const t0 = performance.now();
+      const used = this.engine.run(this.plan, CMD_TRAIN, rows, threads);
+      this.chooser.record(used, performance.now() - t0);
+    }
     if (!wantLoss) return undefined;
     const loss = this.views.loss;
     let sum = 0;
