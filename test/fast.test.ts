@@ -16,7 +16,7 @@ import {
   trainModel,
 } from "../src/models/dense-train.js";
 import { resolveEngine } from "../src/models/fast/dense.js";
-import { closeFastEngine, FastNet } from "../src/models/fast/engine.js";
+import { closeFastEngine, FastNet, warmFastEngine } from "../src/models/fast/engine.js";
 import { type DenseStackSpec, MNIST_SPEC } from "../src/models/layout.js";
 import { createRandom } from "../src/models/random.js";
 import { selectBackend } from "../src/node/backend.js";
@@ -152,6 +152,42 @@ describe("the fast engine against TF.js autodiff (the oracle)", () => {
     expect(maxAbsDiff(readDenseWeights(a), readDenseWeights(b))).toBe(0);
     a.dispose();
     b.dispose();
+  });
+});
+
+describe("the fast engine's own layout and start", () => {
+  it.each([
+    [[13, 9, 6, 3]],
+    [[784, 64, 32, 10]],
+    [[5, 2]],
+  ])("keeps weights %j exactly through its transposed, padded first layer", (sizes) => {
+    const spec: DenseStackSpec = { sizes, dropout: sizes.slice(2).map(() => 0) };
+    const weights = initDenseWeights(spec, createRandom(21));
+    const net = new FastNet(spec, weights, 8, 1);
+    expect(maxAbsDiff(net.getWeights(), weights)).toBe(0);
+    // And again after a second net has used (and dirtied) the same memory.
+    const other = new FastNet(spec, initDenseWeights(spec, createRandom(22)), 8, 1);
+    other.setWeights(weights);
+    expect(maxAbsDiff(other.getWeights(), weights)).toBe(0);
+  });
+
+  it("warms up once (one promise), and training after it matches training without it bit for bit", async () => {
+    const spec = MNIST_SPEC;
+    const set = syntheticSet(96, 23);
+    const start = initDenseWeights(spec, createRandom(24));
+    const train = () => {
+      const model = createDenseModel(start, spec);
+      trainModel(model, set, { batchSize: 32, lr: 0.1, seed: 5, engine: fast(2) });
+      const w = readDenseWeights(model);
+      model.dispose();
+      return w;
+    };
+    const before = train();
+    await closeFastEngine();
+    const warming = warmFastEngine(2);
+    expect(warmFastEngine(2)).toBe(warming);
+    await warming;
+    expect(maxAbsDiff(train(), before)).toBe(0);
   });
 });
 
