@@ -532,24 +532,24 @@ class Engine {
 
 /**
  * Picks the thread count of each training step: every thread, unless one thread measures
- * faster. On a quiet machine all threads win (the step's phases split evenly between the
- * cores); where other processes hold the cores, a thread that waits for its partner waits for
- * the scheduler too, and one thread can be faster. The result does not depend on the thread
- * count (see the module comment), so the engine may use whichever is faster now: it keeps a
- * running mean of the step time of both and re-measures the other one for 48 steps, first at
- * step 128, then every 2048 steps while all threads are ahead and every 256 while one is.
- * - The first 16 steps after a switch are not measured: they pay for the switch (a sleeping
- *   worker wakes, the first layer's weights move between the cores' caches), and so do the
- *   first after the workers come up.
- * - A step is counted as at most twice the mean: one step that waited milliseconds for a
- *   descheduled thread must not outweigh the next thirty.
+ * faster. On a quiet machine all threads win (each phase of the step splits between the
+ * cores); where other work holds the cores, a thread that waits for its partner waits for the
+ * scheduler too. On the 2-core VM this was measured on, two threads took 88 µs at the median
+ * step against one thread's 102, but a stopped virtual CPU (1 to 10 ms, about 20 times an
+ * epoch in busy hours) stops both threads, and over such an epoch one thread was as fast. The
+ * result does not depend on the thread count (see the module comment), so the engine uses
+ * whichever is faster now: it keeps a running mean of the step time of both, stalls included
+ * (up to 20 ms a step), and re-measures the other choice for 64 steps every 512, the first
+ * time at step 64. The first 16 steps after a switch are not measured: they pay for the
+ * switch (a sleeping worker wakes, the first layer's weights move between the cores' caches),
+ * and so do the first after the workers come up.
  */
 class ThreadChooser {
   /** Running means (ms) of all threads' steps [0] and one thread's [1]. */
   private readonly mean = [0, 0];
   private readonly seen = [0, 0];
   private step = 0;
-  private nextProbe = 128;
+  private nextProbe = 64;
   private probeLeft = 0;
   private last = 0;
   private lastUsed = 1;
@@ -565,15 +565,14 @@ class ThreadChooser {
 
   /** The thread count for the next step. */
   pick(): number {
-    if (this.threads === 1) return 1;
     const s = this.step++;
     let option = this.best();
     if (this.probeLeft > 0) {
       this.probeLeft--;
       option ^= 1;
     } else if (s >= this.nextProbe) {
-      this.probeLeft = 47;
-      this.nextProbe = s + (option === 0 ? 2048 : 256);
+      this.probeLeft = 63;
+      this.nextProbe = s + 512;
       option ^= 1;
     }
     if (option !== this.last) {
@@ -585,7 +584,6 @@ class ThreadChooser {
 
   /** Records how long a step on `threads` took (ms). */
   record(threads: number, ms: number): void {
-    if (this.threads === 1) return;
     // The workers came up (or a job fell back to one thread): a switch too.
     if (threads !== this.lastUsed) {
       this.lastUsed = threads;
@@ -598,9 +596,8 @@ class ThreadChooser {
     const i = threads === 1 ? 1 : 0;
     const n = ++this.seen[i]!;
     const mean = this.mean[i]!;
-    const sample = n > 8 ? Math.min(ms, 2 * mean) : ms;
-    // A running mean that forgets: recent load matters, old load does not.
-    this.mean[i] = mean + (sample - mean) * Math.max(1 / n, 1 / 32);
+    // A running mean over about the last 64 steps: recent load matters, old load does not.
+    this.mean[i] = mean + (Math.min(ms, 20) - mean) * Math.max(1 / n, 1 / 64);
   }
 }
 
