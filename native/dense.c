@@ -10,11 +10,18 @@
  * that the TypeScript side writes (see PLAN_* below and engine.ts), so every thread can run the
  * same instance code on the same memory without a per-thread stack.
  *
- * A step is split into two phases so that threads never write the same weights:
- *   A (rows r0..r1 of the batch, per thread): input conversion, forward, loss gradient, and the
- *     gradient with respect to every layer's pre-activation (through the OLD weights);
- *   B (weight rows i0..i1 of every layer, per thread): W[i][:] -= sum_r h[r][i] * g[r][:] over
- *     all the batch's rows, and the biases. The gradients are already scaled by lr / rows.
+ * A step runs in three phases, with a barrier between each, so that threads never write the
+ * same weights or outputs:
+ *   1 (first_forward: outputs j0..j1 of the first layer, per thread): each thread converts the
+ *     whole batch into its own copy of X, then computes its outputs for every row;
+ *   2 (rest_forward + backward_rows: rows r0..r1 of the batch, per thread): the layers above,
+ *     the loss gradient, and the gradient with respect to every layer's pre-activation (through
+ *     the OLD weights);
+ *   3 (update_share, per thread): the first layer's outputs j0..j1 (its rows of W0T, from its
+ *     own copy of X) and weight rows i0..i1 of the other layers, W[i][:] -= sum_r h[r][i] *
+ *     g[r][:] over the batch's rows, and the biases. The gradients are already scaled by
+ *     lr / rows.
+ * Threads are numbered from 0 (the main thread); one thread runs the three phases in a row.
  */
 #include <wasm_simd128.h>
 
@@ -720,7 +727,7 @@ static void first_update(f32 *wt, i32 n4, const f32 *x, const f32 *g, i32 n_out,
   }
 }
 
-/* Phase B for thread t of T: its share of every layer's weights (the first layer's outputs, the
+/* Phase 3 for thread t of T: its share of every layer's weights (the first layer's outputs, the
  * other layers' input rows), and the biases of the layers l with l % T == t. */
 __attribute__((export_name("update_share"))) void update_share(const i32 *plan, i32 t, i32 T) {
   i32 L = P(plan, PLAN_LAYERS);

@@ -4,10 +4,14 @@
  * memory. This file owns the memory layout, the thread pool and the run-time choices:
  * - relaxed SIMD (fused multiply-add) when `WebAssembly.validate` accepts the relaxed module,
  *   plain SIMD otherwise (Node 20 has relaxed SIMD only behind a flag);
- * - threads: `os.availableParallelism()` unless set. A training step splits the batch's rows
- *   (forward, loss, back-propagation) and then the weight rows (update), with one barrier
- *   between; every weight's update sums the rows in the same order whatever the split, so the
- *   thread count never changes the result.
+ * - threads: `os.availableParallelism()` unless set. A training step runs in three phases
+ *   with a barrier between each: the first layer split by outputs (each thread reads and writes
+ *   only its own rows of the transposed first-layer weights), the layers above and the loss
+ *   split by batch rows, the update split by outputs (first layer) and input rows (the others).
+ *   Every output and every weight's update is computed by one thread in one fixed order
+ *   whatever the split, so the thread count never changes the result;
+ * - when: `warmFastEngine` compiles the kernel with the optimizing compiler and starts the
+ *   workers while the caller reads its data (the kit calls it as soon as a command starts).
  * The caller (train.ts) keeps the model's own weights and semantics; this file knows nothing of
  * TF.js.
  */
