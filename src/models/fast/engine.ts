@@ -551,55 +551,68 @@ class Engine {
 }
 
 /**
- * Picks the thread count of each training step: every thread, unless one thread measures
- * faster. On a quiet machine all threads win (each phase of the step splits between the
- * cores); where other work holds the cores, a thread that waits for its partner waits for the
- * scheduler too. On the 2-core VM this was measured on, two threads took 88 µs at the median
- * step against one thread's 102, but a stopped virtual CPU (1 to 10 ms, about 20 times an
- * epoch in busy hours) stops both threads, and over such an epoch one thread was as fast. The
- * result does not depend on the thread count (see the module comment), so the engine uses
- * whichever is faster now: it keeps a running mean of the step time of both, stalls included
- * (up to 20 ms a step), and re-measures the other choice for 64 steps every 512, the first
- * time at step 64. The first 16 steps after a switch are not measured: they pay for the
- * switch (a sleeping worker wakes, the first layer's weights move between the cores' caches),
- * and so do the first after the workers come up.
+ * Picks the thread count of each training step: every thread or one, whichever measures faster
+ * now. On a quiet machine all threads win (each phase of the step splits between the cores);
+ * where other work holds the cores, a thread that waits for its partner waits for the
+ * scheduler too. On the 2-core VM this was measured on, two threads took 88-91 µs at the median
+ * step against one thread's 100-106, but a stopped virtual CPU (1 to 10 ms, 20 to 30 times an
+ * epoch in busy hours) stops both threads, and in such hours an epoch on two threads was slower
+ * than on one. The result does not depend on the thread count (see the module comment), so the
+ * engine measures both in blocks of 256 steps, stalls included (up to 20 ms a step): it
+ * alternates them for the first 1024 steps, then runs the faster for 2048 steps and measures
+ * the other for one block again. The first 16 steps of a block are not measured: they pay for
+ * the switch (a sleeping worker wakes, the first layer's weights move between the cores'
+ * caches, the workers' code is still being optimized).
  */
 class ThreadChooser {
-  /** Running means (ms) of all threads' steps [0] and one thread's [1]. */
+  private static readonly BLOCK = 256;
+  private static readonly SETTLE = 16;
+  /** Steps of alternating blocks before the first choice, and of a choice before a probe. */
+  private static readonly EXPLORE = 1024;
+  private static readonly EXPLOIT = 2048;
+
+  /** Mean step time (ms) of the last measured block on all threads [0] and on one [1]. */
   private readonly mean = [0, 0];
-  private readonly seen = [0, 0];
+  private readonly sum = [0, 0];
+  private readonly count = [0, 0];
   private step = 0;
-  private nextProbe = 64;
-  private probeLeft = 0;
-  private last = 0;
+  /** The choice of the current block (0 all threads, 1 one) and the step it ends at. */
+  private option = 0;
+  private blockEnd = ThreadChooser.BLOCK;
+  private settle = ThreadChooser.SETTLE;
   private lastUsed = 1;
-  private settle = 0;
+  /** Steps run on the faster choice since the last probe of the other. */
+  private sinceProbe = 0;
 
   constructor(private readonly threads: number) {}
 
-  /** 0 for all threads, 1 for one: the faster so far (all threads until both are measured). */
-  private best(): number {
-    const [all, one] = this.mean as [number, number];
-    return this.seen[0]! > 0 && this.seen[1]! > 0 && one < all * 0.95 ? 1 : 0;
-  }
-
   /** The thread count for the next step. */
   pick(): number {
-    const s = this.step++;
-    let option = this.best();
-    if (this.probeLeft > 0) {
-      this.probeLeft--;
-      option ^= 1;
-    } else if (s >= this.nextProbe) {
-      this.probeLeft = 63;
-      this.nextProbe = s + 512;
-      option ^= 1;
+    if (this.step === this.blockEnd) this.nextBlock();
+    this.step++;
+    return this.option === 0 ? this.threads : 1;
+  }
+
+  /** Ends a block: keeps its mean, and picks the next block's choice. */
+  private nextBlock(): void {
+    const o = this.option;
+    if (this.count[o]! > 0) this.mean[o] = this.sum[o]! / this.count[o]!;
+    this.sum[o] = 0;
+    this.count[o] = 0;
+    const [all, one] = this.mean as [number, number];
+    const best = all > 0 && one > 0 && one < all ? 1 : 0;
+    if (this.step < ThreadChooser.EXPLORE) {
+      this.option = o ^ 1;
+    } else if (o !== best) {
+      // After a probe, or when the choice has fallen behind the other's last block.
+      this.option = best;
+      this.sinceProbe = 0;
+    } else if (this.sinceProbe >= ThreadChooser.EXPLOIT) {
+      this.option = best ^ 1;
     }
-    if (option !== this.last) {
-      this.last = option;
-      this.settle = 16;
-    }
-    return option === 0 ? this.threads : 1;
+    if (this.option === best) this.sinceProbe += ThreadChooser.BLOCK;
+    this.blockEnd = this.step + ThreadChooser.BLOCK;
+    if (this.option !== o) this.settle = ThreadChooser.SETTLE;
   }
 
   /** Records how long a step on `threads` took (ms). */
@@ -607,17 +620,17 @@ class ThreadChooser {
     // The workers came up (or a job fell back to one thread): a switch too.
     if (threads !== this.lastUsed) {
       this.lastUsed = threads;
-      this.settle = 16;
+      this.settle = ThreadChooser.SETTLE;
     }
     if (this.settle > 0) {
       this.settle--;
       return;
     }
+    // A step that fell back to one thread (workers not up yet) is not the choice's.
     const i = threads === 1 ? 1 : 0;
-    const n = ++this.seen[i]!;
-    const mean = this.mean[i]!;
-    // A running mean over about the last 64 steps: recent load matters, old load does not.
-    this.mean[i] = mean + (Math.min(ms, 20) - mean) * Math.max(1 / n, 1 / 64);
+    if (i !== this.option) return;
+    this.sum[i] = this.sum[i]! + Math.min(ms, 20);
+    this.count[i] = this.count[i]! + 1;
   }
 }
 
