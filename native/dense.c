@@ -118,7 +118,6 @@ enum {
                              * layer) + 4 int32s each */
   PLAN_X_STRIDE = 15,  /* bytes from thread t's copy of X to thread t + 1's */
   PLAN_SCRATCH_PART = 16, /* ints in each of the two lists at the start of a thread's scratch */
-  PLAN_MAX_ROWS = 17,  /* the most rows a batch may have (sizes the scratch regions) */
   PLAN_LAYER = 20,
   LAYER_WORDS = 10,
   /* per layer */
@@ -362,6 +361,7 @@ static inline v128_t reduce4x4(v128_t a0, v128_t a1, v128_t a2, v128_t a3) {
   }
 FIRST_DOT(6)
 FIRST_DOT(4)
+FIRST_DOT(2)
 
 /* Writes output cols[c] of one row: bias, activation, mask. */
 static inline void first_put(f32 *out, const f32 *b, i32 relu, const f32 *mask, i32 j, f32 v) {
@@ -386,8 +386,9 @@ static void first_forward_row(const f32 *x, const i32 *blk, i32 nblk, const f32 
     nc = n_out;
   }
   if (nc == 0) return;
-  /* Whole groups of 4: the last group repeats the last kept output, whose value is written
-   * again unchanged. */
+  /* Groups of 6 (6 accumulators, the input and 6 loaded weights fit V8's 15 vector registers),
+   * then of 4 and 2: a last group short of outputs repeats the last kept one, whose value is
+   * written again unchanged. */
   cols[nc] = cols[nc + 1] = cols[nc + 2] = cols[nc - 1];
   i32 c = 0;
   v128_t s[2];
@@ -404,9 +405,15 @@ static void first_forward_row(const f32 *x, const i32 *blk, i32 nblk, const f32 
     first_put(out, b, relu, mask, cols[c + 4], wasm_f32x4_extract_lane(s[1], 0));
     first_put(out, b, relu, mask, cols[c + 5], wasm_f32x4_extract_lane(s[1], 1));
   }
-  for (; c < nc; c += 4) {
+  /* The last 1 to 5: a group of 4 where 3 or more are left, then one of 2. */
+  for (; nc - c > 2; c += 4) {
     first_dot4(x, blk, nblk, wt, n4, cols + c, s);
     PUT4(s[0], cols + c);
+  }
+  if (c < nc) {
+    first_dot2(x, blk, nblk, wt, n4, cols + c, s);
+    first_put(out, b, relu, mask, cols[c], wasm_f32x4_extract_lane(s[0], 0));
+    first_put(out, b, relu, mask, cols[c + 1], wasm_f32x4_extract_lane(s[0], 1));
   }
 #undef PUT4
 }

@@ -73,7 +73,6 @@ const PLAN_SCRATCH = 13;
 const PLAN_SCRATCH_STRIDE = 14;
 const PLAN_X_STRIDE = 15;
 const PLAN_SCRATCH_PART = 16;
-const PLAN_MAX_ROWS = 17;
 const PLAN_LAYER = 20;
 const LAYER_WORDS = 10;
 const L_IN = 0;
@@ -559,8 +558,8 @@ class Engine {
  * epoch in busy hours) stops both threads, and in such hours an epoch on two threads was slower
  * than on one. The result does not depend on the thread count (see the module comment), so the
  * engine measures both in blocks of 256 steps, stalls included (up to 20 ms a step): it
- * alternates them for the first 1024 steps, then runs the faster for 2048 steps and measures
- * the other for one block again. The first 16 steps of a block are not measured: they pay for
+ * alternates them for the first 1024 steps (one thread first), then runs the faster for 2048
+ * steps and measures the other for one block again. The first 16 steps of a block are not measured: they pay for
  * the switch (a sleeping worker wakes, the first layer's weights move between the cores'
  * caches, the workers' code is still being optimized).
  */
@@ -576,8 +575,12 @@ class ThreadChooser {
   private readonly sum = [0, 0];
   private readonly count = [0, 0];
   private step = 0;
-  /** The choice of the current block (0 all threads, 1 one) and the step it ends at. */
-  private option = 0;
+  /**
+   * The choice of the current block (0 all threads, 1 one) and the step it ends at. The first
+   * block runs on one thread: a short loop then never waits for a worker that is still
+   * booting or whose code V8 has not optimized yet.
+   */
+  private option = 1;
   private blockEnd = ThreadChooser.BLOCK;
   private settle = ThreadChooser.SETTLE;
   private lastUsed = 1;
@@ -730,11 +733,9 @@ export class FastNet {
     this.loss = take(maxRows * 8);
     const widest = Math.max(...spec.sizes.slice(1));
     this.bits = take(Math.ceil((maxRows * widest) / 32) * 4);
-    // Each thread's scratch (native/dense.c, scratch_of): two lists of `part` int32s, then two
-    // regions of maxRows lists of the first layer's outputs (one thread may own them all).
+    // Each thread's scratch (native/dense.c, scratch_of): two lists of `part` int32s.
     const part = Math.max(maxRows, ...spec.sizes) + 4;
-    const region = maxRows * (spec.sizes[1]! + 4);
-    const scratchStride = Math.ceil(((2 * part + 2 * region) * 4) / 64) * 64;
+    const scratchStride = Math.ceil((2 * part * 4) / 64) * 64;
     this.scratch = take(this.threads * scratchStride);
     for (let l = 0; l < L; l++) {
       const n = spec.sizes[l]!;
@@ -778,7 +779,6 @@ export class FastNet {
     planWords[PLAN_SCRATCH_STRIDE] = scratchStride;
     planWords[PLAN_X_STRIDE] = xCopy;
     planWords[PLAN_SCRATCH_PART] = part;
-    planWords[PLAN_MAX_ROWS] = maxRows;
     this.layers.forEach((p, l) => {
       const at = PLAN_LAYER + l * LAYER_WORDS;
       planWords[at + L_IN] = p.inputs;
