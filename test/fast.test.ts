@@ -156,20 +156,19 @@ describe("the fast engine against TF.js autodiff (the oracle)", () => {
 });
 
 describe("the fast engine's own layout and start", () => {
-  it.each([
-    [[13, 9, 6, 3]],
-    [[784, 64, 32, 10]],
-    [[5, 2]],
-  ])("keeps weights %j exactly through its transposed, padded first layer", (sizes) => {
-    const spec: DenseStackSpec = { sizes, dropout: sizes.slice(2).map(() => 0) };
-    const weights = initDenseWeights(spec, createRandom(21));
-    const net = new FastNet(spec, weights, 8, 1);
-    expect(maxAbsDiff(net.getWeights(), weights)).toBe(0);
-    // And again after a second net has used (and dirtied) the same memory.
-    const other = new FastNet(spec, initDenseWeights(spec, createRandom(22)), 8, 1);
-    other.setWeights(weights);
-    expect(maxAbsDiff(other.getWeights(), weights)).toBe(0);
-  });
+  it.each([[[13, 9, 6, 3]], [[784, 64, 32, 10]], [[5, 2]]])(
+    "keeps weights %j exactly through its transposed, padded first layer",
+    (sizes) => {
+      const spec: DenseStackSpec = { sizes, dropout: sizes.slice(2).map(() => 0) };
+      const weights = initDenseWeights(spec, createRandom(21));
+      const net = new FastNet(spec, weights, 8, 1);
+      expect(maxAbsDiff(net.getWeights(), weights)).toBe(0);
+      // And again after a second net has used (and dirtied) the same memory.
+      const other = new FastNet(spec, initDenseWeights(spec, createRandom(22)), 8, 1);
+      other.setWeights(weights);
+      expect(maxAbsDiff(other.getWeights(), weights)).toBe(0);
+    },
+  );
 
   it("warms up once (one promise), and training after it matches training without it bit for bit", async () => {
     const spec = MNIST_SPEC;
