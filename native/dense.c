@@ -37,9 +37,10 @@ typedef unsigned char u8;
 #endif
 
 /* e^x and ln x in double precision, in the module: calls out to JavaScript's Math.exp and
- * Math.log cost more than layers 2 and 3 together. e^x: range reduction x = k ln2 + r, |r| <= ln2/2 (ln2 split in two so
- * k ln2 is exact), then Taylor to r^13 (truncation below 1e-17) and 2^k from the exponent bits;
- * within a few ulp of Math.exp. Below -708 the result would be subnormal: 0. */
+ * Math.log took more time than layers 2 and 3 together. e^x: range reduction x = k ln2 + r,
+ * |r| <= ln2/2 (ln2 split in two so k ln2 is exact), then Taylor to r^13 (truncation below
+ * 1e-17) and 2^k from the exponent bits; within a few ulp of Math.exp. Below -708 the result
+ * would be subnormal: 0. */
 static inline f64 exp_f64(f64 x) {
   if (!(x > -708.0)) return x != x ? x : 0.0;
   if (x > 709.0) return __builtin_inf();
@@ -68,7 +69,8 @@ static inline f64 exp_f64(f64 x) {
  * series to u^19 (|u| <= 0.172: truncation below 1e-17), e ln2 split in two. Within a few ulp
  * of Math.log; 0, negatives, infinities and NaN as Math.log. */
 static inline f64 log_f64(f64 x) {
-  if (!(x > 0 && x <= 1.7976931348623157e308)) return x == 0 ? -__builtin_inf() : x > 0 ? x : (x - x) / (x - x);
+  if (!(x > 0 && x <= 1.7976931348623157e308))
+    return x == 0 ? -__builtin_inf() : x > 0 ? x : (x - x) / (x - x);
   f64 e = 0;
   if (x < 2.2250738585072014e-308) {
     x *= 18014398509481984.0; /* 2^54: a subnormal made normal */
@@ -114,8 +116,7 @@ enum {
   PLAN_PRED = 11,      /* int32 per row: argmax (evaluation) */
   PLAN_LOSS = 12,      /* f64 per row: NLL in training (for the logged loss) */
   PLAN_SCRATCH = 13,   /* int32 scratch of each thread t, at PLAN_SCRATCH + t * PLAN_SCRATCH_STRIDE */
-  PLAN_SCRATCH_STRIDE = 14, /* bytes, a multiple of 16: two halves of at least max(rows, widest
-                             * layer) + 4 int32s each */
+  PLAN_SCRATCH_STRIDE = 14, /* bytes from thread t's scratch to thread t + 1's (scratch_of) */
   PLAN_X_STRIDE = 15,  /* bytes from thread t's copy of X to thread t + 1's */
   PLAN_SCRATCH_PART = 16, /* ints in each of the two lists at the start of a thread's scratch */
   PLAN_LAYER = 20,
@@ -470,7 +471,8 @@ __attribute__((export_name("rest_forward"))) void rest_forward(const i32 *plan, 
   }
 }
 
-/* Thread t's scratch: two lists of PLAN_SCRATCH_PART int32s each. */
+/* Thread t's scratch: two lists of PLAN_SCRATCH_PART int32s each, at least max(rows, widest
+ * layer) + 4 each (the second list starts at scratch + PLAN_SCRATCH_PART). */
 static inline i32 *scratch_of(const i32 *plan, i32 t) {
   return PTR(i32, P(plan, PLAN_SCRATCH) + t * P(plan, PLAN_SCRATCH_STRIDE));
 }
