@@ -559,9 +559,9 @@ class Engine {
  * than on one. The result does not depend on the thread count (see the module comment), so the
  * engine measures both in blocks of 256 steps, stalls included (up to 20 ms a step): it
  * alternates them for the first 1024 steps (one thread first), then runs the faster for 2048
- * steps and measures the other for one block again. The first 16 steps of a block are not measured: they pay for
- * the switch (a sleeping worker wakes, the first layer's weights move between the cores'
- * caches, the workers' code is still being optimized).
+ * steps and measures the other for one block again. The first 16 steps of a block are not
+ * measured: they pay for the switch (a sleeping worker wakes, the first layer's weights move
+ * between the cores' caches, the workers' code is still being optimized).
  */
 class ThreadChooser {
   private static readonly BLOCK = 256;
@@ -721,8 +721,8 @@ export class FastNet {
     };
     this.plan = take((PLAN_LAYER + L * LAYER_WORDS) * 4);
     const inputs = spec.sizes[0]!;
-    // The first layer's input rows, as float32, padded to whole vectors (see native/dense.c).
-    // One copy per thread (each converts the batch itself, see native/dense.c).
+    // The first layer's input rows as float32, padded to whole vectors, one copy per thread
+    // (each converts the batch itself; see native/dense.c).
     const stride = FastNet.round4(inputs);
     const xCopy = Math.ceil((maxRows * stride * 4) / 64) * 64;
     this.x = take(xCopy * this.threads);
