@@ -65,6 +65,25 @@ static inline f64 exp_f64(f64 x) {
   return p * scale.d;
 }
 
+/* e^x for four floats, as Cephes's expf: x = n ln2 + r, a degree-7 polynomial in r, 2^n from
+ * the exponent bits; within 2 ulp. Clamped to the normal range (training's softmax takes
+ * x <= 0; below -87.3 it returns 1.2e-38, not 0). */
+static inline v128_t exp_f32x4(v128_t x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.3365478515625f)), wasm_f32x4_splat(88.3762626647949f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(p, wasm_f32x4_mul(r, r)), r), wasm_f32x4_splat(1.0f));
+  v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, scale);
+}
+
 /* ln x: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh((m - 1) / (m + 1)) by its
  * series to u^19 (|u| <= 0.172: truncation below 1e-17), e ln2 split in two. Within a few ulp
  * of Math.log; 0, negatives, infinities and NaN as Math.log. */
@@ -492,24 +511,39 @@ static f64 log_softmax_row(const f32 *z, i32 n, f64 *e) {
 /* Training: loss per row and the output gradient (softmax - onehot) * lr / rows, then the
  * gradient with respect to every lower layer's pre-activation, through the old weights. */
 __attribute__((export_name("backward_rows"))) void backward_rows(const i32 *plan, i32 r0, i32 r1, i32 t) {
-  /* Both of the thread's lists, as doubles: at least C of them. */
-  f64 *e = (f64 *)scratch_of(plan, t);
+  /* The thread's first list as floats: the row's exponentials, padded to whole vectors. */
+  f32 *e = (f32 *)scratch_of(plan, t);
   i32 L = P(plan, PLAN_LAYERS);
   const i32 *top = LAYER(plan, L - 1);
-  i32 C = top[L_OUT];
+  i32 C = top[L_OUT], C4 = round4(C);
   const i32 *labels = PTR(const i32, P(plan, PLAN_LABELS));
   f64 *loss = PTR(f64, P(plan, PLAN_LOSS));
   f32 gs = PF(plan, PLAN_GSCALE);
   for (i32 r = r0; r < r1; r++) {
     f32 *z = PTR(f32, top[L_H]) + r * C;
     f32 *g = PTR(f32, top[L_G]) + r * C;
-    f64 lse = log_softmax_row(z, C, e), sum = e[C];
-    i32 y = labels[r];
-    loss[r] = lse - (f64)z[y];
-    for (i32 c = 0; c < C; c++) {
-      f32 p = (f32)(e[c] / sum);
-      g[c] = (p - (c == y ? 1.0f : 0.0f)) * gs;
+    /* Softmax in float32 SIMD (the gradient is float32 anyway), max-shifted; the padding
+     * lanes are masked out of the sum. The loss, lse - z[y], in double. */
+    f32 m = z[0];
+    for (i32 c = 1; c < C; c++) if (z[c] > m) m = z[c];
+    i32 c = 0;
+    for (; c < C; c++) e[c] = z[c] - m;
+    for (; c < C4; c++) e[c] = -__builtin_inff();
+    v128_t vs = wasm_f32x4_splat(0);
+    for (c = 0; c < C4; c += 4) {
+      v128_t ev = exp_f32x4(wasm_v128_load(e + c));
+      v128_t live = wasm_i32x4_lt(wasm_i32x4_add(wasm_i32x4_splat(c), wasm_i32x4_make(0, 1, 2, 3)),
+                                  wasm_i32x4_splat(C));
+      ev = wasm_v128_and(ev, live);
+      wasm_v128_store(e + c, ev);
+      vs = wasm_f32x4_add(vs, ev);
     }
+    f32 sum = (wasm_f32x4_extract_lane(vs, 0) + wasm_f32x4_extract_lane(vs, 2)) +
+              (wasm_f32x4_extract_lane(vs, 1) + wasm_f32x4_extract_lane(vs, 3));
+    i32 y = labels[r];
+    loss[r] = (f64)m + log_f64((f64)sum) - (f64)z[y];
+    f32 inv = 1.0f / sum;
+    for (c = 0; c < C; c++) g[c] = (e[c] * inv - (c == y ? 1.0f : 0.0f)) * gs;
   }
   for (i32 l = L - 1; l >= 1; l--) {
     const i32 *ly = LAYER(plan, l), *below = LAYER(plan, l - 1);
