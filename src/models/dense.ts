@@ -9,7 +9,7 @@ import type { NdArray } from "../codec/ndarray.js";
 import type { Dataset, ModelKind } from "../kit/spec.js";
 import { initDenseWeights } from "./dense-init.js";
 import type { DenseModel } from "./dense-model.js";
-import { defaultEngine, prepareEngine } from "./fast/options.js";
+import { enginePrepared } from "./fast/options.js";
 import { type DenseStackSpec, fromPytorch, pytorchShapes, toPytorch } from "./layout.js";
 import { createRandom } from "./random.js";
 
@@ -141,8 +141,9 @@ function denseKind(options: DenseStackOptions): ModelKind<DenseModel> {
       return toPytorch(loaded().readDenseWeights(model));
     },
     async train(_tf, model, data, loop) {
-      // The engine the kit started preparing when the command began (compiled, threads up).
-      await prepareEngine(defaultEngine());
+      // The engine the kit may have started preparing while it read the data (compiled with
+      // the optimizing compiler, threads up).
+      await enginePrepared();
       const result = loaded().trainModel(model, imageSet(data), loop);
       return { numExamples: result.numExamples, steps: result.steps, loss: result.lastLoss };
     },

@@ -73,6 +73,14 @@ export async function isFile(path: string): Promise<boolean> {
   );
 }
 
+/** The size of a file in bytes; undefined when it cannot be read. */
+export async function fileSize(path: string): Promise<number | undefined> {
+  return stat(path).then(
+    (s) => s.size,
+    () => undefined,
+  );
+}
+
 /** `size:mtime` of a file, to tell whether it changed since it was last read; undefined when absent. */
 export async function fileStamp(path: string): Promise<string | undefined> {
   return stat(path).then(

@@ -322,6 +322,11 @@ export function warmFastEngine(threads: number = defaultThreads()): Promise<void
   return warming;
 }
 
+/** The warm-up in progress or done (`warmFastEngine`); resolved when none was started. */
+export function fastEngineWarming(): Promise<void> {
+  return warming ?? Promise.resolve();
+}
+
 /** The instruction set the engine runs on in this runtime. */
 export function fastEngineFlavour(): KernelFlavour {
   return kernelModule().flavour;
