@@ -59,6 +59,13 @@ describe("the fast engine against TF.js autodiff (the oracle)", () => {
       threads: 1,
     },
     {
+      // The first layer (stored transposed) is also the last: no hidden layer at all.
+      name: "a single layer (13 → 3), 2 threads",
+      spec: { sizes: [13, 3], dropout: [] } as DenseStackSpec,
+      rows: 9,
+      threads: 2,
+    },
+    {
       name: "a deeper stack, dropout on two layers, 3 threads",
       spec: { sizes: [784, 48, 40, 24, 10], dropout: [0.3, 0, 0.5] } as DenseStackSpec,
       rows: 19,
