@@ -110,7 +110,8 @@ const ENGINE_OPTION = {
 
 const THREADS_OPTION = {
   type: "number",
-  describe: "Threads of the fast engine",
+  describe:
+    "Threads of the fast engine, at most (training measures all of them against one and keeps the faster)",
   defaultDescription: "$FEDN_TFJS_THREADS or every core",
 } as const;
 
