@@ -15,7 +15,8 @@ import type { ImageSet } from "./dense.js";
 import type { DenseModel } from "./dense-model.js";
 import { dropoutMasks, fillDropoutMask, forward } from "./dense-model.js";
 import { defaultEngine, type EngineChoice, openFastNet, writeBack } from "./fast/dense.js";
-import type { FastInput } from "./fast/engine.js";
+import type { FastInput, FastNet, MaskFiller } from "./fast/engine.js";
+import type { DenseStackSpec } from "./layout.js";
 import { checkLoopOptions } from "./loop-options.js";
 import { createRandom, permutation, type Random, randomSeed } from "./random.js";
 
@@ -378,14 +379,7 @@ export function trainModel(
       ? openFastNet(model, Math.min(batchSize, set.count), engine.threads)
       : undefined;
   const input = fastInput(set);
-  // The same draws as dropoutMasks, written straight into the engine's memory.
-  const fill = (l: number, target: Float32Array): boolean => {
-    const rate = model.spec.dropout[l]!;
-    if (!(rate > 0)) return false;
-    if (rate === 0.5) net!.fillHalfMask(target, dropoutRng.nextUint32);
-    else fillDropoutMask(target, rate, dropoutRng);
-    return true;
-  };
+  const fill = net === undefined ? undefined : maskFiller(net, model.spec, dropoutRng);
   const state = autodiff || net !== undefined ? undefined : enterFastState(model);
   const builder = new BatchBuilder(set, tf.getBackend() === "wasm", !autodiff);
   const batches = Math.ceil(set.count / batchSize);
@@ -399,7 +393,7 @@ export function trainModel(
         const end = Math.min(start + batchSize, set.count);
         const wantLoss = b % logEvery === 0 || b === batches - 1;
         let loss: number | undefined;
-        if (net !== undefined) {
+        if (net !== undefined && fill !== undefined) {
           loss = net.step(input, set.labels, start, end, fill, lr, wantLoss, order);
         } else {
           const masks = dropoutMasks(model.spec, end - start, dropoutRng);
@@ -419,6 +413,17 @@ export function trainModel(
     if (net !== undefined) writeBack(net, model);
   }
   return { numExamples: set.count, steps, lastLoss };
+}
+
+/** The same draws as dropoutMasks, written straight into the engine's memory (made once a loop). */
+function maskFiller(net: FastNet, spec: DenseStackSpec, rng: Random): MaskFiller {
+  return (l, target) => {
+    const rate = spec.dropout[l]!;
+    if (!(rate > 0)) return false;
+    if (rate === 0.5) net.fillHalfMask(target, rng.nextUint32);
+    else fillDropoutMask(target, rate, rng);
+    return true;
+  };
 }
 
 /** An image set as the fast engine reads it: uint8 divided by the set's divisor, as the batch builder does. */

@@ -9,7 +9,7 @@ import type { NdArray } from "../codec/ndarray.js";
 import type { Dataset, ModelKind } from "../kit/spec.js";
 import { initDenseWeights } from "./dense-init.js";
 import type { DenseModel } from "./dense-model.js";
-import { enginePrepared } from "./fast/options.js";
+import { fastEngineWarming } from "./fast/engine.js";
 import { type DenseStackSpec, fromPytorch, pytorchShapes, toPytorch } from "./layout.js";
 import { createRandom } from "./random.js";
 
@@ -143,7 +143,7 @@ function denseKind(options: DenseStackOptions): ModelKind<DenseModel> {
     async train(_tf, model, data, loop) {
       // The engine the kit may have started preparing while it read the data (compiled with
       // the optimizing compiler, threads up).
-      await enginePrepared();
+      await fastEngineWarming();
       const result = loaded().trainModel(model, imageSet(data), loop);
       return { numExamples: result.numExamples, steps: result.steps, loss: result.lastLoss };
     },

@@ -7,7 +7,6 @@ import {
   defaultThreads,
   fastEngineAvailable,
   fastEngineFlavour,
-  fastEngineWarming,
   warmFastEngine,
 } from "./engine.js";
 
@@ -85,15 +84,10 @@ export function setDefaultEngine(choice: EngineChoice | undefined): void {
  * Starts getting `choice`'s engine ready in the background (the fast engine's optimized compile
  * and its worker threads, see `warmFastEngine`): the kit calls it with the command's choice
  * before it reads a data file big enough to repay it, and the model kind awaits
- * `enginePrepared` before it trains.
+ * `fastEngineWarming` before it trains.
  */
 export function prepareEngine(choice: EngineChoice): Promise<void> {
   return choice.engine === "fast" ? warmFastEngine(choice.threads) : Promise.resolve();
-}
-
-/** Settles when the preparation `prepareEngine` started (if any) has finished. */
-export function enginePrepared(): Promise<void> {
-  return fastEngineWarming();
 }
 
 /** The engine for a call whose options name none: the kit's choice, else `auto` on every core. */
