@@ -10,15 +10,16 @@
  *   resident data-set tensor, and the data set itself stays uint8 on the JS heap.
  */
 import type * as TF from "@tensorflow/tfjs-core";
+import type { TrainProgress } from "../kit/spec.js";
 import { tfjsCore, tfjsFull } from "../node/tfjs.js";
+import { type BatchStep, runBatches } from "./batch-loop.js";
 import type { ImageSet } from "./dense.js";
 import type { DenseModel } from "./dense-model.js";
-import { dropoutMasks, fillDropoutMask, forward } from "./dense-model.js";
+import { dropoutMasks, forward } from "./dense-model.js";
 import { defaultEngine, type EngineChoice, openFastNet, writeBack } from "./fast/dense.js";
-import type { FastInput, FastNet, MaskFiller } from "./fast/engine.js";
-import type { DenseStackSpec } from "./layout.js";
+import { fastBatchStep, fastInput } from "./fast/loop.js";
 import { checkLoopOptions } from "./loop-options.js";
-import { createRandom, permutation, type Random, randomSeed } from "./random.js";
+import { createRandom, type Random, randomSeed } from "./random.js";
 
 const tf = tfjsCore();
 
@@ -308,19 +309,7 @@ export function stepAutodiff(
   });
 }
 
-/** What `onBatch` receives after every step. */
-export interface TrainProgress {
-  /** 0-based, as the Python package prints it. */
-  readonly epoch: number;
-  readonly epochs: number;
-  /** 0-based index of the batch just trained in this epoch. */
-  readonly batch: number;
-  readonly batches: number;
-  /** Samples trained so far in this epoch. */
-  readonly samples: number;
-  /** The batch's loss, computed only every `logEvery` batches (and on the last batch). */
-  readonly loss: number | undefined;
-}
+export type { TrainProgress };
 
 export interface TrainOptions {
   /** @default 32 */
@@ -378,59 +367,33 @@ export function trainModel(
     !autodiff && engine.engine === "fast"
       ? openFastNet(model, Math.min(batchSize, set.count), engine.threads)
       : undefined;
-  const input = fastInput(set);
-  const fill = net === undefined ? undefined : maskFiller(net, model.spec, dropoutRng);
   const state = autodiff || net !== undefined ? undefined : enterFastState(model);
   const builder = new BatchBuilder(set, tf.getBackend() === "wasm", !autodiff);
-  const batches = Math.ceil(set.count / batchSize);
-  let lastLoss: number | undefined;
-  let steps = 0;
-  try {
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const order = options.shuffle === true ? permutation(set.count, shuffleRng) : undefined;
-      for (let b = 0; b < batches; b++) {
-        const start = b * batchSize;
-        const end = Math.min(start + batchSize, set.count);
-        const wantLoss = b % logEvery === 0 || b === batches - 1;
-        let loss: number | undefined;
-        if (net !== undefined && fill !== undefined) {
-          loss = net.step(input, set.labels, start, end, fill, lr, wantLoss, order);
-        } else {
+  const step: BatchStep =
+    net !== undefined
+      ? fastBatchStep(net, set, model.spec, dropoutRng, lr)
+      : (start, end, wantLoss, order) => {
           const masks = dropoutMasks(model.spec, end - start, dropoutRng);
           const batch = builder.build(start, end, order);
-          loss =
-            state === undefined
-              ? stepAutodiff(model, batch, masks, lr, wantLoss)
-              : stepFast(state, model.spec, batch, masks, lr, wantLoss);
-        }
-        if (loss !== undefined) lastLoss = loss;
-        steps++;
-        options.onBatch?.({ epoch, epochs, batch: b, batches, samples: end, loss });
-      }
-    }
+          return state === undefined
+            ? stepAutodiff(model, batch, masks, lr, wantLoss)
+            : stepFast(state, model.spec, batch, masks, lr, wantLoss);
+        };
+  try {
+    const loop = {
+      count: set.count,
+      batchSize,
+      epochs,
+      logEvery,
+      shuffleRng: options.shuffle === true ? shuffleRng : undefined,
+      onBatch: options.onBatch,
+    };
+    const { steps, lastLoss } = runBatches(loop, step);
+    return { numExamples: set.count, steps, lastLoss };
   } finally {
     if (state !== undefined) leaveFastState(state, model);
     if (net !== undefined) writeBack(net, model);
   }
-  return { numExamples: set.count, steps, lastLoss };
-}
-
-/** The same draws as dropoutMasks, written straight into the engine's memory (made once a loop). */
-function maskFiller(net: FastNet, spec: DenseStackSpec, rng: Random): MaskFiller {
-  return (l, target) => {
-    const rate = spec.dropout[l]!;
-    if (!(rate > 0)) return false;
-    if (rate === 0.5) net.fillHalfMask(target, rng.nextUint32);
-    else fillDropoutMask(target, rate, rng);
-    return true;
-  };
-}
-
-/** An image set as the fast engine reads it: uint8 divided by the set's divisor, as the batch builder does. */
-function fastInput(set: ImageSet): FastInput {
-  return set.pixels instanceof Uint8Array
-    ? { pixels: set.pixels, features: set.features, divisor: set.divisor }
-    : { pixels: set.pixels, features: set.features };
 }
 
 export interface EvaluateOptions {

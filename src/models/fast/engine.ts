@@ -95,6 +95,8 @@ const C_DONE = 6;
 const C_READY = 7;
 const C_PLAN = 8;
 const C_ERROR = 9;
+/** Never written: `exerciseWait` waits on it. */
+const C_NEVER = 10;
 const CTRL_WORDS = 16;
 const CMD_TRAIN = 1;
 const CMD_EVALUATE = 2;
@@ -286,10 +288,15 @@ function userSetTiering(): boolean {
  * is read, and awaits it before training; the first step then runs optimized code on every
  * core. V8 has no per-module switch, so its `--no-liftoff` and `--no-wasm-lazy-compilation`
  * flags are set for the length of this one compile and restored after (unless the user set
- * tiering flags, which are left as they are). Idempotent; never rejects (on any failure the
- * engine falls back to `kernelModule`'s compile).
+ * tiering flags, which are left as they are). With `exercise` (the kit passes fast/loop.ts's
+ * `warmTrainingLoop`), it then waits for the workers and runs it, so that the training loop's
+ * JavaScript is optimized too. Idempotent; never rejects (on any failure the engine falls back
+ * to `kernelModule`'s compile, and a loop not warmed only runs slower at first).
  */
-export function warmFastEngine(threads: number = defaultThreads()): Promise<void> {
+export function warmFastEngine(
+  threads: number = defaultThreads(),
+  exercise?: (threads: number) => void,
+): Promise<void> {
   if (warming !== undefined) return warming;
   const start = async (): Promise<void> => {
     // The workers boot (a new Node.js environment each) while the kernel compiles.
@@ -317,6 +324,11 @@ export function warmFastEngine(threads: number = defaultThreads()): Promise<void
     const e = getEngine();
     void e.kernel;
     e.prefault(BASE + PREFAULT);
+    if (exercise !== undefined) {
+      if (threads > 1) await e.workersStarted();
+      e.exerciseWait();
+      exercise(threads);
+    }
   };
   warming = start().catch(() => undefined);
   return warming;
@@ -433,6 +445,11 @@ class Engine {
     this.supply();
   }
 
+  /** Resolves once every worker has said it is ready (polling: the event loop stays free). */
+  async workersStarted(): Promise<void> {
+    while (!this.workersReady()) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+
   /**
    * Whether every worker has said it is ready. Jobs are posted only then: a worker reads the
    * job counter before it says ready, so it can never answer a job posted before it counted.
@@ -460,9 +477,19 @@ class Engine {
     for (;;) {
       const v = Atomics.load(ctrl, i);
       if (v - target >= 0) return true;
-      if (Date.now() > deadline) return false;
-      Atomics.wait(ctrl, i, v, 100);
+      const left = deadline - Date.now();
+      if (left < 0) return false;
+      Atomics.wait(ctrl, i, v, Math.min(100, left));
     }
+  }
+
+  /**
+   * Runs `waitFor` to its end once (a wait that times out, about SPIN_MS + 1 ms), so that V8
+   * has seen its sleeping branch before it optimizes it: optimized without, the first real
+   * sleep threw the code away and compiled it again, mid-loop.
+   */
+  exerciseWait(): void {
+    this.waitFor(C_NEVER, 1, Date.now() + SPIN_MS + 1);
   }
 
   /** Makes sure the memory holds `bytes` from offset 0. */

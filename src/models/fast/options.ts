@@ -9,6 +9,7 @@ import {
   fastEngineFlavour,
   warmFastEngine,
 } from "./engine.js";
+import { warmTrainingLoop } from "./loop.js";
 
 /** What `--engine` / `FEDN_TFJS_ENGINE` accept. */
 export const ENGINE_CHOICES = ["auto", "fast", "tfjs"] as const;
@@ -81,13 +82,15 @@ export function setDefaultEngine(choice: EngineChoice | undefined): void {
 }
 
 /**
- * Starts getting `choice`'s engine ready in the background (the fast engine's optimized compile
- * and its worker threads, see `warmFastEngine`): the kit calls it with the command's choice
- * before it reads a data file big enough to repay it, and the model kind awaits
- * `fastEngineWarming` before it trains.
+ * Starts getting `choice`'s engine ready in the background (the fast engine's optimized compile,
+ * its worker threads and the training loop's JavaScript, see `warmFastEngine`): the kit calls
+ * it with the command's choice before it reads a data file big enough to repay it, and the
+ * model kind awaits `fastEngineWarming` before it trains.
  */
 export function prepareEngine(choice: EngineChoice): Promise<void> {
-  return choice.engine === "fast" ? warmFastEngine(choice.threads) : Promise.resolve();
+  return choice.engine === "fast"
+    ? warmFastEngine(choice.threads, warmTrainingLoop)
+    : Promise.resolve();
 }
 
 /** The engine for a call whose options name none: the kit's choice, else `auto` on every core. */
