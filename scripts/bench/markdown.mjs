@@ -239,7 +239,7 @@ blocks.machine = [
     ? `- Reference: torch ${torch.torch} (Debian \`python3-torch\`) on ${torch.blas ?? "?"} (${(torch.blas_libs ?? []).join(", ")}), numpy ${torch.numpy}, ${torch.threads} intra-op thread(s) (torch's default), via \`${torch.python}\`, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset`
     : `- Reference: not available (${torch.reason})`,
   `- Data: \`${path.relative(ROOT, results.data?.path ?? "") || "–"}\` (${results.data?.source ?? "–"})`,
-  `- Command: \`${results.command}\`, ${results.pairs} pairs`,
+  `- Command: \`${results.command}\`, ${results.pairs} pairs${results.loopPairs ? ` (the loop section ${results.loopPairs})` : ""}`,
 ].join("\n");
 // The benchmark keeps one of the two cores busy itself, so only the load before it started says
 // whether others were working.
