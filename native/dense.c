@@ -138,6 +138,8 @@ enum {
   PLAN_SCRATCH_STRIDE = 14, /* bytes from thread t's scratch to thread t + 1's (scratch_of) */
   PLAN_X_STRIDE = 15,  /* bytes from thread t's copy of X to thread t + 1's */
   PLAN_SCRATCH_PART = 16, /* ints in each of the two lists at the start of a thread's scratch */
+  PLAN_BOUNDS = 17,    /* threads' first-layer outputs: bounds[t]..bounds[t+1] (0: equal shares) */
+  PLAN_BOUNDS_THREADS = 18, /* the thread count the bounds are for (other counts: equal shares) */
   PLAN_LAYER = 20,
   LAYER_WORDS = 10,
   /* per layer */
@@ -438,6 +440,15 @@ static void first_forward_row(const f32 *x, const i32 *blk, i32 nblk, const f32 
 #undef PUT4
 }
 
+/* Where thread t's share of the first layer's outputs starts (t = T: n_out): the TypeScript
+ * side's bounds when it set them (it moves outputs from a slower thread to a faster one, see
+ * engine.ts, SplitTuner), else equal shares. The forward pass and the update use the same
+ * bounds, so each thread keeps its rows of W0T in its core's cache. */
+static inline i32 first_bound(const i32 *plan, i32 t, i32 T, i32 n_out) {
+  i32 at = P(plan, PLAN_BOUNDS);
+  return at && P(plan, PLAN_BOUNDS_THREADS) == T ? PTR(const i32, at)[t] : n_out * t / T;
+}
+
 /* Thread t's copy of the batch's input rows as float32 (each thread converts the whole batch of
  * uint8 rows: cheaper than waiting for another's half, and its update reads only its own copy). */
 static inline f32 *input_copy(const i32 *plan, i32 t) {
@@ -454,7 +465,7 @@ __attribute__((export_name("first_forward"))) void first_forward(const i32 *plan
   i32 L = P(plan, PLAN_LAYERS), rows = P(plan, PLAN_ROWS);
   const i32 *first = LAYER(plan, 0);
   i32 n = first[L_IN], n4 = round4(n), n_out = first[L_OUT];
-  i32 j0 = n_out * t / T, j1 = n_out * (t + 1) / T;
+  i32 j0 = first_bound(plan, t, T, n_out), j1 = first_bound(plan, t + 1, T, n_out);
   i32 last = L == 1;
   const f32 *mask = P(plan, PLAN_TRAIN) && !last ? PTR(const f32, first[L_MASK]) : 0;
   i32 relu = !last && first[L_ACT] == 1;
@@ -782,7 +793,7 @@ __attribute__((export_name("update_share"))) void update_share(const i32 *plan, 
     i32 n_in = ly[L_IN], n_out = ly[L_OUT];
     const f32 *g = PTR(const f32, ly[L_G]);
     if (l == 0) {
-      i32 j0 = n_out * t / T, j1 = n_out * (t + 1) / T;
+      i32 j0 = first_bound(plan, t, T, n_out), j1 = first_bound(plan, t + 1, T, n_out);
       first_update(PTR(f32, ly[L_W]), round4(n_in), input_copy(plan, t), g, n_out, rows, j0, j1,
                    list, (f32 *)other);
     } else {

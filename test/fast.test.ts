@@ -16,7 +16,12 @@ import {
   trainModel,
 } from "../src/models/dense-train.js";
 import { resolveEngine } from "../src/models/fast/dense.js";
-import { closeFastEngine, FastNet, warmFastEngine } from "../src/models/fast/engine.js";
+import {
+  closeFastEngine,
+  FastNet,
+  fastWorkersReady,
+  warmFastEngine,
+} from "../src/models/fast/engine.js";
 import { warmTrainingLoop } from "../src/models/fast/loop.js";
 import { type DenseStackSpec, MNIST_SPEC } from "../src/models/layout.js";
 import { createRandom } from "../src/models/random.js";
@@ -25,6 +30,8 @@ import { maxAbsDiff } from "./fixtures/weights.js";
 
 beforeAll(async () => {
   await selectBackend({ backend: "wasm" });
+  // Until the workers are up, jobs run on one thread: the 2- and 3-thread cases would not be.
+  await fastWorkersReady(3);
 });
 afterAll(async () => {
   await closeFastEngine();
@@ -79,8 +86,10 @@ describe("the fast engine against TF.js autodiff (the oracle)", () => {
     const start = initDenseWeights(spec, createRandom(2));
     const masks = dropoutMasks(spec, rows, createRandom(4));
     const net = new FastNet(spec, start, rows, threads);
+    net.pinThreads(threads);
     const input = { pixels: set.pixels, features, divisor: 255 };
     const lossFast = net.step(input, set.labels, 0, rows, masks, 0.5, true)!;
+    expect(net.lastThreads).toBe(Math.min(threads, rows));
     const model = createDenseModel(start, spec);
     const batch: TrainBatch = {
       rows,
@@ -130,6 +139,35 @@ describe("the fast engine against TF.js autodiff (the oracle)", () => {
     expect(maxAbsDiff(train(3, 2), one)).toBe(0);
     expect(maxAbsDiff(train(3, 1), one)).toBe(0);
     expect(maxAbsDiff(train(4, 1), one)).toBeGreaterThan(1e-4);
+  });
+
+  it("steps on 2 and 3 threads, with any split of the first layer, give one thread's weights bit for bit", async () => {
+    await fastWorkersReady(3);
+    const spec = { sizes: [784, 30, 17, 10], dropout: [0.5, 0.25] } as DenseStackSpec;
+    const rows = 20;
+    const set = syntheticSet(rows * 6, 11);
+    const start = initDenseWeights(spec, createRandom(12));
+    const input = { pixels: set.pixels, features: 784, divisor: 255 };
+    const train = (threads: number, shares?: number[]) => {
+      const net = new FastNet(spec, start, rows, threads);
+      net.pinThreads(threads);
+      if (shares !== undefined) net.splitFirstLayer(shares);
+      const rng = createRandom(13);
+      for (let b = 0; b < 6; b++) {
+        const masks = dropoutMasks(spec, rows, rng);
+        net.step(input, set.labels, b * rows, (b + 1) * rows, masks, 0.1, false);
+        expect(net.lastThreads).toBe(threads);
+      }
+      return net.getWeights();
+    };
+    const one = train(1);
+    expect(maxAbsDiff(one, start)).toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(train(2), one)).toBe(0);
+    expect(maxAbsDiff(train(2, [26, 4]), one)).toBe(0);
+    expect(maxAbsDiff(train(3, [4, 2, 24]), one)).toBe(0);
+    expect(() => new FastNet(spec, start, rows, 2).splitFirstLayer([10, 10])).toThrow(
+      /summing to 30/,
+    );
   });
 
   it("validation and prediction match TF.js's forward pass, in chunks on several threads", () => {

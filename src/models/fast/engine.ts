@@ -73,6 +73,8 @@ const PLAN_SCRATCH = 13;
 const PLAN_SCRATCH_STRIDE = 14;
 const PLAN_X_STRIDE = 15;
 const PLAN_SCRATCH_PART = 16;
+const PLAN_BOUNDS = 17;
+const PLAN_BOUNDS_THREADS = 18;
 const PLAN_LAYER = 20;
 const LAYER_WORDS = 10;
 const L_IN = 0;
@@ -104,6 +106,13 @@ const CMD_QUIT = 3;
 
 /** Below this the kernel's linker placed its (unused) stack; our buffers start above. */
 const BASE = 1 << 17;
+/**
+ * Each thread's busy time in the last training job (float64 ms, index = thread), below BASE
+ * like the control block: the time it spent in the kernel's first layer (its forward pass and
+ * its update), which its share of the first layer's outputs sets (see SplitTuner).
+ */
+const BUSY_OFFSET = BASE - 4096;
+const MAX_THREADS = 256;
 /** Bytes above BASE that `warmFastEngine` maps in advance (see `Engine.prefault`). */
 const PREFAULT = 2 << 20;
 const PAGE = 65536;
@@ -142,8 +151,9 @@ function warmCalls(k: KernelExports): void {
 
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require("node:worker_threads");
-const { memory, ctrlOffset, index, spinMs } = workerData;
+const { memory, ctrlOffset, busyOffset, index, spinMs } = workerData;
 const ctrl = new Int32Array(memory.buffer, ctrlOffset, ${CTRL_WORDS});
+const busy = new Float64Array(memory.buffer, busyOffset, ${MAX_THREADS});
 function waitFor(i, target) {
   if (Atomics.load(ctrl, i) - target >= 0) return;
   const until = performance.now() + spinMs;
@@ -183,7 +193,9 @@ for (;;) {
       const r0 = Math.floor((rows * index) / threads);
       const r1 = Math.floor((rows * (index + 1)) / threads);
       const target = ctrl[${C_BARRIER_TARGET}];
+      const t0 = performance.now();
       k.first_forward(plan, index, threads);
+      let spent = performance.now() - t0;
       arrived = 1;
       arrive(${C_BARRIER});
       waitFor(${C_BARRIER}, target);
@@ -193,7 +205,10 @@ for (;;) {
         arrived = 2;
         arrive(${C_BARRIER});
         waitFor(${C_BARRIER}, target + threads);
+        const t1 = performance.now();
         k.update_share(plan, index, threads);
+        spent += performance.now() - t1;
+        busy[index] = spent;
       } else {
         k.evaluate_rows(plan, r0, r1, index);
       }
@@ -334,6 +349,18 @@ export function warmFastEngine(
   return warming;
 }
 
+/**
+ * Starts the workers for `threads` threads, if not yet, and resolves once they are ready: until
+ * then jobs run on this thread alone (tests use it to be sure a job runs on several).
+ */
+export async function fastWorkersReady(threads: number): Promise<void> {
+  const e = getEngine();
+  e.ensureWorkers(threads);
+  // The workers get the compiled kernel once there is one.
+  void e.kernel;
+  await e.workersStarted();
+}
+
 /** The warm-up in progress or done (`warmFastEngine`); resolved when none was started. */
 export function fastEngineWarming(): Promise<void> {
   return warming ?? Promise.resolve();
@@ -367,6 +394,8 @@ class Engine {
   readonly memory: WasmMemory;
   private instance: KernelExports | undefined;
   private readonly ctrl: Int32Array;
+  /** Each thread's time in the first layer during the last multi-thread training job (ms). */
+  readonly busy: Float64Array;
   private readonly workers: Worker[] = [];
   private seq = 0;
   private done = 0;
@@ -385,6 +414,7 @@ class Engine {
     });
     // The control block sits at the start of our region and never moves.
     this.ctrl = new Int32Array(this.memory.buffer, BASE - CTRL_WORDS * 4, CTRL_WORDS);
+    this.busy = new Float64Array(this.memory.buffer, BUSY_OFFSET, MAX_THREADS);
   }
 
   /** This thread's instance of the kernel (compiled here, synchronously, if not yet). */
@@ -433,6 +463,7 @@ class Engine {
         workerData: {
           memory: this.memory,
           ctrlOffset: BASE - CTRL_WORDS * 4,
+          busyOffset: BUSY_OFFSET,
           index,
           spinMs: SPIN_MS,
         },
@@ -547,7 +578,9 @@ class Engine {
     this.seq = (this.seq + 1) | 0;
     Atomics.store(ctrl, C_SEQ, this.seq);
     Atomics.notify(ctrl, C_SEQ);
+    const t0 = performance.now();
     k.first_forward(plan, 0, used);
+    let spent = performance.now() - t0;
     Atomics.add(ctrl, C_BARRIER, 1);
     Atomics.notify(ctrl, C_BARRIER);
     this.waitFor(C_BARRIER, target);
@@ -557,7 +590,10 @@ class Engine {
       Atomics.add(ctrl, C_BARRIER, 1);
       Atomics.notify(ctrl, C_BARRIER);
       this.waitFor(C_BARRIER, this.barrier);
+      const t1 = performance.now();
       k.update_share(plan, 0, used);
+      spent += performance.now() - t1;
+      this.busy[0] = spent;
     } else {
       k.evaluate_rows(plan, 0, r1, 0);
     }
@@ -582,41 +618,38 @@ class Engine {
 }
 
 /**
- * Picks the thread count of each training step: every thread or one, whichever measures faster
- * now. On a quiet machine all threads win (each phase of the step splits between the cores);
- * where other work holds the cores, a thread that waits for its partner waits for the
- * scheduler too. On the 2-core VM this was measured on, two threads took 88-91 µs at the median
- * step against one thread's 100-106, but a stopped virtual CPU (1 to 10 ms, 20 to 30 times an
- * epoch in busy hours) stops both threads, and in such hours an epoch on two threads was slower
- * than on one. The result does not depend on the thread count (see the module comment), so the
- * engine measures both in blocks of 256 steps, stalls included (up to 20 ms a step): it
- * alternates them for the first 1024 steps (one thread first), then runs the faster for 2048
- * steps and measures the other for one block again. The first 16 steps of a block are not
- * measured: they pay for the switch (a sleeping worker wakes, the first layer's weights move
- * between the cores' caches, the workers' code is still being optimized).
+ * Picks the thread count of each training step: every thread or one, whichever is faster now.
+ * On a quiet machine all threads win (each phase of the step splits between the cores). But
+ * the host of the 2-core VM this was measured on runs the two virtual CPUs at full speed at
+ * some times and at about half speed each at others (as if they shared one core), and stops
+ * one now and then for milliseconds, which stops both threads: the median step on two threads
+ * measured 57-67 µs in the one state and 110-130 µs in the other, against one thread's
+ * 100-107 µs in both. The result does not depend on the thread count (see the module comment),
+ * so the engine measures both, in blocks of BLOCK steps: one thread first (a short loop then
+ * never waits for a worker still booting), then all, then the faster of the two, and every
+ * EXPLOIT steps the other again for one block. It compares the blocks' median steps, all
+ * threads needing to be MARGIN faster: a block's mean swung with where a stall fell (one block
+ * of 256 steps on two threads measured 62 µs, the next 154), and two threads stall more often.
+ * The first SETTLE steps of a block are not measured: they pay for the switch (a sleeping
+ * worker wakes, the first layer's weights move between the cores' caches).
  */
-class ThreadChooser {
-  private static readonly BLOCK = 256;
-  private static readonly SETTLE = 16;
-  /** Steps of alternating blocks before the first choice, and of a choice before a probe. */
-  private static readonly EXPLORE = 1024;
-  private static readonly EXPLOIT = 2048;
+export class ThreadChooser {
+  private static readonly BLOCK = 128;
+  private static readonly SETTLE = 8;
+  private static readonly EXPLOIT = 1024;
+  private static readonly MARGIN = 0.1;
 
-  /** Mean step time (ms) of the last measured block on all threads [0] and on one [1]. */
-  private readonly mean = [0, 0];
-  private readonly sum = [0, 0];
-  private readonly count = [0, 0];
+  /** The median step (ms) of the last measured block on all threads [0] and on one [1]. */
+  private readonly median = [0, 0];
+  private readonly times = new Float64Array(ThreadChooser.BLOCK);
+  private n = 0;
   private step = 0;
-  /**
-   * The choice of the current block (0 all threads, 1 one) and the step it ends at. The first
-   * block runs on one thread: a short loop then never waits for a worker that is still
-   * booting or whose code V8 has not optimized yet.
-   */
+  /** The choice of the current block (0 all threads, 1 one) and the step it ends at. */
   private option = 1;
   private blockEnd = ThreadChooser.BLOCK;
   private settle = ThreadChooser.SETTLE;
   private lastUsed = 1;
-  /** Steps run on the faster choice since the last probe of the other. */
+  /** Steps run on the faster choice since the other was last measured. */
   private sinceProbe = 0;
 
   constructor(private readonly threads: number) {}
@@ -628,26 +661,35 @@ class ThreadChooser {
     return this.option === 0 ? this.threads : 1;
   }
 
-  /** Ends a block: keeps its mean, and picks the next block's choice. */
+  /** Ends a block: keeps its median, and picks the next block's choice. */
   private nextBlock(): void {
     const o = this.option;
-    if (this.count[o]! > 0) this.mean[o] = this.sum[o]! / this.count[o]!;
-    this.sum[o] = 0;
-    this.count[o] = 0;
-    const [all, one] = this.mean as [number, number];
-    const best = all > 0 && one > 0 && one < all ? 1 : 0;
-    if (this.step < ThreadChooser.EXPLORE) {
-      this.option = o ^ 1;
-    } else if (o !== best) {
-      // After a probe, or when the choice has fallen behind the other's last block.
-      this.option = best;
-      this.sinceProbe = 0;
-    } else if (this.sinceProbe >= ThreadChooser.EXPLOIT) {
-      this.option = best ^ 1;
+    if (this.n > 0) {
+      const block = this.times.subarray(0, this.n).sort();
+      this.median[o] = block[this.n >> 1]!;
     }
-    if (this.option === best) this.sinceProbe += ThreadChooser.BLOCK;
+    this.n = 0;
+    const [all, one] = this.median as [number, number];
+    let next: number;
+    if (all === 0) {
+      // All threads not measured yet (or their workers were not up): try them.
+      next = 0;
+    } else {
+      const best = all < one * (1 - ThreadChooser.MARGIN) ? 0 : 1;
+      if (o !== best) {
+        // After a probe, or when the choice has fallen behind the other's last block.
+        next = best;
+        this.sinceProbe = 0;
+      } else if (this.sinceProbe >= ThreadChooser.EXPLOIT) {
+        next = best ^ 1;
+      } else {
+        next = best;
+      }
+      if (next === best) this.sinceProbe += ThreadChooser.BLOCK;
+    }
+    this.option = next;
     this.blockEnd = this.step + ThreadChooser.BLOCK;
-    if (this.option !== o) this.settle = ThreadChooser.SETTLE;
+    if (next !== o) this.settle = ThreadChooser.SETTLE;
   }
 
   /** Records how long a step on `threads` took (ms). */
@@ -663,9 +705,96 @@ class ThreadChooser {
     }
     // A step that fell back to one thread (workers not up yet) is not the choice's.
     const i = threads === 1 ? 1 : 0;
-    if (i !== this.option) return;
-    this.sum[i] = this.sum[i]! + Math.min(ms, 20);
-    this.count[i] = this.count[i]! + 1;
+    if (i !== this.option || this.n >= ThreadChooser.BLOCK) return;
+    this.times[this.n++] = ms;
+  }
+}
+
+/**
+ * Keeps the threads' shares of the first layer's outputs matched to their speeds. The two
+ * virtual CPUs of the machine this was measured on are not always equally fast (the host
+ * shares one with other work now and then): one thread took 30-40% longer than the other over
+ * the same share for stretches of a run, and both then waited for it at every barrier. Every
+ * WINDOW steps on all threads this compares the threads' median time in the first layer
+ * (its forward pass and update, which the share sets; engine.busy) and moves STEP outputs from
+ * the slowest to the fastest where that shortens the slowest's time.
+ * Medians, so that one step a thread spent stopped by the host moves nothing. Which thread
+ * computes an output never changes its value (native/dense.c), only who waits.
+ */
+export class SplitTuner {
+  private static readonly WINDOW = 16;
+  private static readonly STEP = 4;
+  private static readonly MARGIN = 0.02;
+
+  /** Each thread's busy times in the current window, thread-major. */
+  private readonly times: Float64Array;
+  private readonly shares: Int32Array;
+  private n = 0;
+
+  /** `bounds` (threads + 1 words in the engine's memory) gets equal shares of `outputs`. */
+  constructor(
+    private readonly bounds: Int32Array,
+    private readonly outputs: number,
+    private readonly threads: number,
+  ) {
+    this.times = new Float64Array(threads * SplitTuner.WINDOW);
+    this.shares = new Int32Array(threads);
+    for (let t = 0; t < threads; t++) {
+      this.shares[t] =
+        Math.floor((outputs * (t + 1)) / threads) - Math.floor((outputs * t) / threads);
+    }
+    this.write();
+  }
+
+  /** Records a training job's busy times (one per thread); `used` threads ran it. */
+  record(busy: Float64Array, used: number): void {
+    const T = this.threads;
+    if (used !== T) return;
+    const W = SplitTuner.WINDOW;
+    for (let t = 0; t < T; t++) this.times[t * W + this.n] = busy[t]!;
+    if (++this.n < W) return;
+    this.n = 0;
+    let slow = 0;
+    let fast = 0;
+    let slowTime = 0;
+    let fastTime = Number.POSITIVE_INFINITY;
+    for (let t = 0; t < T; t++) {
+      const row = this.times.subarray(t * W, (t + 1) * W).sort();
+      const median = row[W >> 1]!;
+      if (median > slowTime) [slow, slowTime] = [t, median];
+      if (median < fastTime) [fast, fastTime] = [t, median];
+    }
+    // Moves only where the fast thread, given STEP more outputs at its present time per output,
+    // would still finish before the slow one does now: a split that is as good as it gets
+    // then stays put instead of swinging STEP outputs back and forth.
+    const step = SplitTuner.STEP;
+    const after = fastTime + (step * fastTime) / Math.max(1, this.shares[fast]!);
+    if (after < slowTime * (1 - SplitTuner.MARGIN) && this.shares[slow]! > step) {
+      this.shares[slow] = this.shares[slow]! - step;
+      this.shares[fast] = this.shares[fast]! + step;
+      this.write();
+    }
+  }
+
+  /** Sets the shares (tests: any split must give the same result). */
+  set(shares: readonly number[]): void {
+    if (shares.length !== this.threads || shares.reduce((a, b) => a + b, 0) !== this.outputs) {
+      throw new RangeError(
+        `SplitTuner: ${this.threads} shares summing to ${this.outputs} expected`,
+      );
+    }
+    this.shares.set(shares);
+    this.write();
+  }
+
+  /** The bounds from the shares (read by the next job). */
+  private write(): void {
+    let at = 0;
+    for (let t = 0; t < this.threads; t++) {
+      this.bounds[t] = at;
+      at += this.shares[t]!;
+    }
+    this.bounds[this.threads] = this.outputs;
   }
 }
 
@@ -716,6 +845,11 @@ export class FastNet {
   private readonly scratch: number;
   private readonly staging: number;
   private readonly chooser: ThreadChooser;
+  private readonly tuner: SplitTuner;
+  /** The thread count every step runs on, where set (`pinThreads`). */
+  private pinned: number | undefined;
+  /** The threads the last training step ran on. */
+  lastThreads = 0;
   /**
    * Views made once (a typed array on a SharedArrayBuffer costs about a microsecond to create,
    * and a step made a dozen): the plan, the batch's inputs, labels and losses, each hidden
@@ -734,7 +868,7 @@ export class FastNet {
   };
 
   constructor(
-    readonly spec: FastNetSpec,
+    spec: FastNetSpec,
     weights: readonly FastLayerWeights[],
     readonly maxRows: number,
     threads: number = defaultThreads(),
@@ -769,6 +903,7 @@ export class FastNet {
     const part = Math.max(maxRows, ...spec.sizes) + 4;
     const scratchStride = Math.ceil((2 * part * 4) / 64) * 64;
     this.scratch = take(this.threads * scratchStride);
+    const bounds = take((this.threads + 1) * 4);
     for (let l = 0; l < L; l++) {
       const n = spec.sizes[l]!;
       const m = spec.sizes[l + 1]!;
@@ -811,6 +946,8 @@ export class FastNet {
     planWords[PLAN_SCRATCH_STRIDE] = scratchStride;
     planWords[PLAN_X_STRIDE] = xCopy;
     planWords[PLAN_SCRATCH_PART] = part;
+    planWords[PLAN_BOUNDS] = bounds;
+    planWords[PLAN_BOUNDS_THREADS] = this.threads;
     this.layers.forEach((p, l) => {
       const at = PLAN_LAYER + l * LAYER_WORDS;
       planWords[at + L_IN] = p.inputs;
@@ -822,6 +959,7 @@ export class FastNet {
       planWords[at + L_MASK] = p.mask;
       planWords[at + L_ACT] = l < L - 1 && spec.activations?.[l] === "linear" ? 0 : 1;
     });
+    this.tuner = new SplitTuner(this.i32(bounds, this.threads + 1), spec.sizes[1]!, this.threads);
     this.setWeights(weights);
   }
 
@@ -888,6 +1026,24 @@ export class FastNet {
       }
       this.f32(p.b, p.outputs).set(w.bias);
     });
+  }
+
+  /**
+   * Sets how many of the first layer's outputs each thread computes in jobs on all threads
+   * (the engine moves them by measuring; for tests, which check that a split never changes a
+   * result).
+   */
+  splitFirstLayer(shares: readonly number[]): void {
+    this.tuner.set(shares);
+  }
+
+  /**
+   * Runs every training step on `threads` threads (at most the net's) instead of choosing by
+   * measuring; undefined measures again. For tests: the chooser starts on one thread, so a
+   * short run would never step on more.
+   */
+  pinThreads(threads: number | undefined): void {
+    this.pinned = threads === undefined ? undefined : Math.max(1, Math.min(this.threads, threads));
   }
 
   /** The current weights (TF.js layout), copied out of the engine's memory. */
@@ -997,11 +1153,14 @@ export class FastNet {
     this.views.planF[PLAN_GSCALE] = lr / rows;
     if (this.threads === 1) {
       this.engine.run(this.plan, CMD_TRAIN, rows, 1);
+      this.lastThreads = 1;
     } else {
-      const threads = this.chooser.pick();
+      const threads = this.pinned ?? this.chooser.pick();
       const t0 = performance.now();
       const used = this.engine.run(this.plan, CMD_TRAIN, rows, threads);
       this.chooser.record(used, performance.now() - t0);
+      if (used > 1) this.tuner.record(this.engine.busy, used);
+      this.lastThreads = used;
     }
     if (!wantLoss) return undefined;
     const loss = this.views.loss;
