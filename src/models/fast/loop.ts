@@ -25,7 +25,7 @@ export function fastInput(set: ImageSet): FastInput {
 }
 
 /** The same draws as `dropoutMasks`, written straight into the engine's memory. */
-function maskFiller(net: FastNet, dropout: readonly number[], rng: Random): MaskFiller {
+function maskFiller(net: FastNet, dropout: Float64Array, rng: Random): MaskFiller {
   return (l, target) => {
     const rate = dropout[l]!;
     if (!(rate > 0)) return false;
@@ -44,33 +44,40 @@ export function fastBatchStep(
   lr: number,
 ): BatchStep {
   const input = fastInput(set);
-  const fill = maskFiller(net, spec.dropout, rng);
+  // A typed array whatever array the spec holds (frozen, integers, doubles), so that the
+  // filler's element loads stay of one kind in V8's optimized code (see warmTrainingLoop).
+  const fill = maskFiller(net, Float64Array.from(spec.dropout), rng);
   const labels = set.labels;
   return (start, end, wantLoss, order) =>
     net.step(input, labels, start, end, fill, lr, wantLoss, order);
 }
 
-/** Steps per warm-up net: enough for V8 to optimize every function a step runs. */
-const WARM_STEPS = 400;
+/**
+ * The warm-up nets: steps, and data whose objects differ from each other wherever real callers'
+ * may differ (a divisor held as an integer or as a double), so that V8 has generalized those fields before it compiles: with one kind
+ * only, the first real net changed them and V8 threw the optimized code away, to compile it
+ * again some hundred steps into the real loop. The first net changes the fields; the second's
+ * steps then get the loop optimized (V8 optimized the step after 1,500 to 2,500 calls).
+ */
+const WARM_NETS: readonly { spec: DenseStackSpec; steps: number; divisor: number }[] = [
+  // A divisor that is no integer: V8 holds the field as a double from here on, as it must for
+  // a divisor `imageSet` computed (1 / scale).
+  { spec: { sizes: [12, 8, 6, 3], dropout: [0.5, 0, 0] }, steps: 300, divisor: 255.5 },
+  { spec: { sizes: [8, 8, 4], dropout: [0.5, 0] }, steps: 3000, divisor: 255 },
+];
 
 /**
- * Trains two tiny nets for `WARM_STEPS` steps each, through `runBatches` and `fastBatchStep` as
- * `trainModel` does, on `threads` threads (the thread chooser alternates one and all of them, so
- * both paths and the workers' code get optimized). Two nets of different sizes, so that V8 has
- * seen the engine's objects with more than one value in each field before it compiles: with
- * one, the first real net generalized the fields and threw the optimized code away. About 30 ms.
+ * Trains the WARM_NETS through `runBatches` and `fastBatchStep` as `trainModel` does, on
+ * `threads` threads (the thread chooser alternates one and all of them, so both paths and the
+ * workers' code get optimized).
  */
 export function warmTrainingLoop(threads: number): void {
-  const specs: DenseStackSpec[] = [
-    { sizes: [8, 8, 4], dropout: [0.5, 0] },
-    { sizes: [12, 8, 6, 3], dropout: [0.5, 0, 0] },
-  ];
-  specs.forEach((spec, i) => {
+  WARM_NETS.forEach(({ spec, steps, divisor }, i) => {
     const rng = createRandom(i + 1);
     const features = spec.sizes[0]!;
     const classes = spec.sizes.at(-1)!;
-    const batchSize = 2 + i;
-    const count = WARM_STEPS * batchSize;
+    const batchSize = 2;
+    const count = steps * batchSize;
     const weights = spec.sizes.slice(1).map((outputs, l) => {
       const inputs = spec.sizes[l]!;
       const kernel = new Float32Array(inputs * outputs);
@@ -81,9 +88,17 @@ export function warmTrainingLoop(threads: number): void {
     for (let k = 0; k < pixels.length; k++) pixels[k] = rng.nextUint32() & 255;
     const labels = new Int32Array(count);
     for (let k = 0; k < count; k++) labels[k] = rng.nextUint32() % classes;
-    const set: ImageSet = { count, features, pixels, divisor: 255, labels };
+    const set: ImageSet = { count, features, pixels, divisor, labels };
     const net = new FastNet(spec, weights, batchSize, threads);
-    const loop: BatchLoop = { count, batchSize, epochs: 1, logEvery: 100 };
+    // The fields trainModel's loop has, in its order: objects of one shape to V8.
+    const loop: BatchLoop = {
+      count,
+      batchSize,
+      epochs: 1,
+      logEvery: 100,
+      shuffleRng: undefined,
+      onBatch: undefined,
+    };
     runBatches(loop, fastBatchStep(net, set, spec, rng, 0.01));
   });
 }
