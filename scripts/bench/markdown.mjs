@@ -202,7 +202,7 @@ const numpyLoop = runOf("loop", "numpy", 0)?.detail;
 blocks.loopSetup =
   oursLoop === undefined
     ? "(not run)"
-    : `ours: wasm ${oursLoop.flavour}, up to ${oursLoop.threads} thread(s) (all of them or one, chosen by measuring both in blocks of 256 steps); numpy ${numpyLoop?.numpy ?? "–"} on ${numpyLoop?.blas ?? "–"}`;
+    : `ours: wasm ${oursLoop.flavour}, up to ${oursLoop.threads} thread(s) (all of them or one, chosen by the median step of blocks of 128 on each; the first layer split between them by their measured speed); numpy ${numpyLoop?.numpy ?? "–"} on ${numpyLoop?.blas ?? "–"}`;
 blocks.scaling =
   results.scaling === undefined
     ? "(not run)"
