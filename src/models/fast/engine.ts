@@ -9,11 +9,14 @@
  *   only its own rows of the transposed first-layer weights), the layers above and the loss
  *   split by batch rows, the update split by outputs (first layer) and input rows (the others).
  *   Every output and every weight's update is computed by one thread in one fixed order
- *   whatever the split, so the thread count never changes the result;
+ *   whatever the split, so neither the thread count nor the split changes the result. Each
+ *   step runs on all threads or one (ThreadChooser), and the first layer's outputs are split
+ *   by the threads' measured speed (SplitTuner);
  * - when: `warmFastEngine` compiles the kernel with the optimizing compiler and starts the
- *   workers while the caller reads its data (the kit calls it as soon as a command starts).
- * The caller (train.ts) keeps the model's own weights and semantics; this file knows nothing of
- * TF.js.
+ *   workers while the caller reads its data (the kit calls it as soon as a command starts),
+ *   and can then run the training loop's JavaScript on tiny nets (fast/loop.ts).
+ * The caller (dense-train.ts) keeps the model's own weights and semantics; this file knows
+ * nothing of TF.js.
  */
 import { availableParallelism } from "node:os";
 import { setFlagsFromString } from "node:v8";
@@ -631,7 +634,8 @@ class Engine {
  * threads needing to be MARGIN faster: a block's mean swung with where a stall fell (one block
  * of 256 steps on two threads measured 62 µs, the next 154), and two threads stall more often.
  * The first SETTLE steps of a block are not measured: they pay for the switch (a sleeping
- * worker wakes, the first layer's weights move between the cores' caches).
+ * worker wakes, the first layer's weights move between the cores' caches). Exported for its
+ * tests (test/fast.choice.test.ts).
  */
 export class ThreadChooser {
   private static readonly BLOCK = 128;
@@ -719,7 +723,8 @@ export class ThreadChooser {
  * (its forward pass and update, which the share sets; engine.busy) and moves STEP outputs from
  * the slowest to the fastest where that shortens the slowest's time.
  * Medians, so that one step a thread spent stopped by the host moves nothing. Which thread
- * computes an output never changes its value (native/dense.c), only who waits.
+ * computes an output never changes its value (native/dense.c), only who waits. Exported for
+ * its tests (test/fast.choice.test.ts).
  */
 export class SplitTuner {
   private static readonly WINDOW = 16;
@@ -761,8 +766,14 @@ export class SplitTuner {
     for (let t = 0; t < T; t++) {
       const row = this.times.subarray(t * W, (t + 1) * W).sort();
       const median = row[W >> 1]!;
-      if (median > slowTime) [slow, slowTime] = [t, median];
-      if (median < fastTime) [fast, fastTime] = [t, median];
+      if (median > slowTime) {
+        slow = t;
+        slowTime = median;
+      }
+      if (median < fastTime) {
+        fast = t;
+        fastTime = median;
+      }
     }
     // Moves only where the fast thread, given STEP more outputs at its present time per output,
     // would still finish before the slow one does now: a split that is as good as it gets
