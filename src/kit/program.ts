@@ -134,12 +134,15 @@ function chooseEngine(
  */
 const PREPARE_FROM_BYTES = 4 << 20;
 
-/** Starts preparing the chosen engine when `dataPath` is big enough (see PREPARE_FROM_BYTES). */
-async function prepareFor(dataPath: string): Promise<void> {
+/**
+ * Starts preparing the chosen engine when `dataPath` is big enough (see PREPARE_FROM_BYTES);
+ * `training` for a command that trains (see prepareEngine).
+ */
+async function prepareFor(dataPath: string, training: boolean): Promise<void> {
   // An unreadable file: reading the data will say what is wrong with it.
   const size = (await fileSize(dataPath)) ?? 0;
   // The model kind awaits it before training (see denseStack).
-  if (size >= PREPARE_FROM_BYTES) void prepareEngine(defaultEngine());
+  if (size >= PREPARE_FROM_BYTES) void prepareEngine(defaultEngine(), { training });
 }
 
 const BACKEND_OPTION = {
@@ -437,7 +440,7 @@ export function defineComputePackage<
       });
       await checkOutput(outPath, inPath, options.dataPath);
       await checkOutput(metadataPathOf(outPath), inPath, options.dataPath);
-      await prepareFor(options.dataPath);
+      await prepareFor(options.dataPath, true);
       await withModel(
         inPath,
         options.dataPath,
@@ -531,7 +534,7 @@ export function defineComputePackage<
     async run(args, ctx) {
       chooseEngine(args, ctx);
       const { inPath, outPath, dataPath } = await evaluationPaths(args, ctx);
-      await prepareFor(dataPath);
+      await prepareFor(dataPath, false);
       await withModel(
         inPath,
         dataPath,
@@ -577,7 +580,7 @@ export function defineComputePackage<
     async run(args, ctx) {
       chooseEngine(args, ctx);
       const { inPath, outPath, dataPath } = await evaluationPaths(args, ctx);
-      await prepareFor(dataPath);
+      await prepareFor(dataPath, false);
       await withModel(inPath, dataPath, ["test"], args.backend, ctx, async (tf, model, data) => {
         const output =
           spec.predict !== undefined

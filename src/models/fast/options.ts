@@ -82,15 +82,19 @@ export function setDefaultEngine(choice: EngineChoice | undefined): void {
 }
 
 /**
- * Starts getting `choice`'s engine ready in the background (the fast engine's optimized compile,
- * its worker threads and the training loop's JavaScript, see `warmFastEngine`): the kit calls
- * it with the command's choice before it reads a data file big enough to repay it, and the
- * model kind awaits `fastEngineWarming` before it trains.
+ * Starts getting `choice`'s engine ready in the background (the fast engine's optimized compile
+ * and its worker threads, and for a command that trains, `training`, the training loop's
+ * JavaScript: see `warmFastEngine`): the kit calls it with the command's choice before it reads
+ * a data file big enough to repay it, and the model kind awaits `fastEngineWarming` before it
+ * trains. Validation and prediction run no training loop, so they skip the loop's warm-up
+ * (about 60-85 ms of the main thread).
  */
-export function prepareEngine(choice: EngineChoice): Promise<void> {
-  return choice.engine === "fast"
-    ? warmFastEngine(choice.threads, warmTrainingLoop)
-    : Promise.resolve();
+export function prepareEngine(
+  choice: EngineChoice,
+  { training = true }: { training?: boolean } = {},
+): Promise<void> {
+  if (choice.engine !== "fast") return Promise.resolve();
+  return warmFastEngine(choice.threads, training ? warmTrainingLoop : undefined);
 }
 
 /** The engine for a call whose options name none: the kit's choice, else `auto` on every core. */
