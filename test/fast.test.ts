@@ -168,6 +168,9 @@ describe("the fast engine against TF.js autodiff (the oracle)", () => {
     expect(() => new FastNet(spec, start, rows, 2).splitFirstLayer([10, 10])).toThrow(
       /summing to 30/,
     );
+    expect(() => new FastNet(spec, start, rows, 2).splitFirstLayer([40, -10])).toThrow(
+      /whole shares ≥ 0 .*found \[40, -10\]/,
+    );
   });
 
   it("validation and prediction match TF.js's forward pass, in chunks on several threads", () => {

@@ -131,11 +131,6 @@ const PAGE = 65536;
 const SPIN_MS = 2;
 
 /**
- * The worker's whole program (CommonJS, run with `eval`): instantiate the kernel on the shared
- * memory, then serve jobs. Inline so that the library, the bundle and the tarball need no extra
- * file. `waitFor` is the same as the main thread's below.
- */
-/**
  * Calls every export once with an empty plan (address 0, where the memory is zero: no layers,
  * no rows), which does nothing but makes V8 compile the export's JS-to-wasm wrapper before the
  * first step needs it: the first ten steps of a loop had taken 6 ms.
@@ -152,6 +147,11 @@ function warmCalls(k: KernelExports): void {
   for (const [name, args] of WARM_CALLS) (k[name] as (...a: number[]) => void)(...args);
 }
 
+/**
+ * The worker's whole program (CommonJS, run with `eval`): instantiate the kernel on the shared
+ * memory, then serve jobs. Inline so that the library, the bundle and the tarball need no extra
+ * file. `waitFor` is the same as the main thread's below.
+ */
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require("node:worker_threads");
 const { memory, ctrlOffset, busyOffset, index, spinMs } = workerData;
@@ -789,9 +789,14 @@ export class SplitTuner {
 
   /** Sets the shares (tests: any split must give the same result). */
   set(shares: readonly number[]): void {
-    if (shares.length !== this.threads || shares.reduce((a, b) => a + b, 0) !== this.outputs) {
+    const whole = shares.every((n) => Number.isInteger(n) && n >= 0);
+    if (
+      !whole ||
+      shares.length !== this.threads ||
+      shares.reduce((a, b) => a + b, 0) !== this.outputs
+    ) {
       throw new RangeError(
-        `SplitTuner: ${this.threads} shares summing to ${this.outputs} expected`,
+        `SplitTuner: ${this.threads} whole shares ≥ 0 summing to ${this.outputs} expected, found [${shares.join(", ")}]`,
       );
     }
     this.shares.set(shares);
